@@ -1,0 +1,2 @@
+//! (being written by the cli helper)
+fn main() {}
