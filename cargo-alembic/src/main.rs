@@ -1,2 +1,7 @@
-//! (being written by the cli helper)
+//! `cargo alembic`: see the crate README.
+mod args;
+mod manifest;
+mod naming;
+mod template;
+
 fn main() {}
