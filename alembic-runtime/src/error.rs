@@ -1,0 +1,135 @@
+//! Why a run failed. Every variant names the revision (and its file) it is about, and the ones
+//! raised after something may have committed carry the [`Report`] of what did.
+
+use std::path::PathBuf;
+
+use crate::backend::{BackendError, VersionRowError};
+use crate::history::Operation;
+use crate::report::Report;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The version table names revisions no script defines: the database was migrated by a
+    /// newer build (or another branch) than this one.
+    #[error(
+        "the database is at revision {}, which none of the scripts in {locations} define: \
+         is this binary older than the database?",
+        revisions.join(", ")
+    )]
+    UnknownDatabaseRevision {
+        revisions: Vec<String>,
+        locations: String,
+    },
+
+    /// The plan names a revision that no script defines (a plan built against other scripts).
+    #[error("the plan runs revision {revision}, which none of the scripts in {locations} define")]
+    MissingScript { revision: String, locations: String },
+
+    /// A downgrade passes through a revision whose script has no downgrade SQL. Raised before
+    /// anything runs.
+    #[error(
+        "cannot downgrade revision {revision}: {} has no SQL after `-- +downgrade`; \
+         write the downgrade SQL, or stamp past it",
+        path.display()
+    )]
+    NoDowngrade { revision: String, path: PathBuf },
+
+    /// The planner refused the target.
+    #[error(transparent)]
+    Plan(#[from] alembic_core::plan::PlanError),
+
+    /// The run lock could not be taken (for SQLite: the database stayed busy past the busy
+    /// timeout).
+    #[error("could not take the migration lock: {cause}")]
+    Lock { cause: BackendError },
+
+    /// A plan given to `execute` was made from other heads than the database has now.
+    #[error(
+        "the plan starts from heads [{}] but the database is at [{}]: plan again",
+        expected.join(", "),
+        found.join(", ")
+    )]
+    HeadsMoved {
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
+
+    /// A revision's SQL failed.
+    #[error(
+        "{operation} of revision {revision} ({}) failed: {cause}; {}",
+        path.display(),
+        if *half_applied {
+            "it ran outside a transaction and may be half-applied: check the database before \
+             running it again; the version table does not claim it"
+        } else {
+            "its changes were rolled back and the version table does not claim it"
+        }
+    )]
+    Migration {
+        revision: String,
+        path: PathBuf,
+        operation: Operation,
+        /// The SQL ran outside a transaction (a `Transactional: false` revision, or a database
+        /// without transactional DDL), so part of it may have taken effect.
+        half_applied: bool,
+        cause: BackendError,
+        /// What committed before the failure.
+        applied: Report,
+    },
+
+    /// A version-table change failed or touched the wrong number of rows.
+    #[error(
+        "recording {operation} of revision {revision} in the version table failed: {cause}; \
+         {}",
+        if *sql_committed {
+            "its SQL ran outside a transaction and stays applied: stamp the version table \
+             by hand once the database is checked"
+        } else {
+            "another process may have migrated the database at the same time; its changes \
+             were rolled back"
+        }
+    )]
+    VersionTable {
+        revision: String,
+        operation: Operation,
+        /// The revision's SQL had already been committed (non-transactional revision).
+        sql_committed: bool,
+        cause: Box<VersionRowError>,
+        applied: Report,
+    },
+
+    /// Any other database error (creating the tables, reading the heads, committing).
+    #[error("{doing} failed: {cause}")]
+    Database {
+        doing: String,
+        cause: BackendError,
+        applied: Report,
+    },
+}
+
+impl RunError {
+    /// What committed before the failure (empty when nothing did or nothing ran).
+    pub fn applied(&self) -> Option<&Report> {
+        match self {
+            RunError::Migration { applied, .. }
+            | RunError::VersionTable { applied, .. }
+            | RunError::Database { applied, .. } => Some(applied),
+            _ => None,
+        }
+    }
+
+    /// The revision the error is about, when there is one.
+    pub fn revision(&self) -> Option<&str> {
+        match self {
+            RunError::MissingScript { revision, .. }
+            | RunError::NoDowngrade { revision, .. }
+            | RunError::Migration { revision, .. }
+            | RunError::VersionTable { revision, .. } => Some(revision),
+            RunError::UnknownDatabaseRevision { revisions, .. } => {
+                revisions.first().map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The rows of the history table, and the chained checksums they carry.
+//!
+//! One row is written per upgrade, downgrade and stamp of a revision, in the same transaction
+//! as the revision's version-row change, so the history never claims more than the version
+//! table does.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use alembic_core::source::ScriptDirectory;
+use alembic_core::Checksum;
+
+use crate::backend::SqlValue;
+
+/// What happened to a revision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Upgrade,
+    Downgrade,
+    Stamp,
+}
+
+impl Operation {
+    /// The text stored in the `operation` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Upgrade => "upgrade",
+            Operation::Downgrade => "downgrade",
+            Operation::Stamp => "stamp",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the history table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub revision: String,
+    pub operation: Operation,
+    /// Hex SHA-256 of the revision's script; `None` when no script is known (a stamp that only
+    /// removed the revision from the version table).
+    pub checksum: Option<String>,
+    /// Hex chained checksum of the revision and its ancestors (see [`ChainedChecksums`]).
+    pub chained_checksum: Option<String>,
+    /// The revision's downgrade SQL, stored at upgrade time so that a deployment can later be
+    /// rolled back without the scripts of the newer build.
+    pub downgrade_sql: Option<String>,
+    /// UTC, ISO-8601 with milliseconds: `2025-08-23T10:30:00.000Z`.
+    pub applied_at: String,
+    /// How long the revision's SQL and version change took; `None` in offline scripts.
+    pub duration_ms: Option<i64>,
+    /// Which tool applied it, e.g. `cargo-alembic 0.1.0`.
+    pub tool: String,
+}
+
+impl HistoryRow {
+    /// The bound parameters, in [`crate::dialect::HISTORY_COLUMNS`] order.
+    pub fn params(&self) -> Vec<SqlValue> {
+        vec![
+            SqlValue::Text(self.revision.clone()),
+            SqlValue::Text(self.operation.as_str().to_string()),
+            self.checksum.clone().into(),
+            self.chained_checksum.clone().into(),
+            self.downgrade_sql.clone().into(),
+            SqlValue::Text(self.applied_at.clone()),
+            self.duration_ms.map_or(SqlValue::Null, SqlValue::Int),
+            SqlValue::Text(self.tool.clone()),
+        ]
+    }
+}
+
+/// The current time as stored in `applied_at`.
+pub fn now_utc_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Chained checksums of revisions, memoised over one run.
+///
+/// A revision's chained checksum covers its own script and the chained checksums of its down
+/// revisions ([`Checksum::chained`]), so it covers every ancestor: comparing the stored value
+/// of each current head with the scripts' verifies the whole applied history in O(heads).
+/// Dependencies (`Depends On`) are not part of the chain: they are not ancestors in the
+/// version table's sense.
+pub struct ChainedChecksums<'s> {
+    scripts: &'s ScriptDirectory,
+    memo: HashMap<String, Checksum>,
+}
+
+impl<'s> ChainedChecksums<'s> {
+    pub fn new(scripts: &'s ScriptDirectory) -> Self {
+        ChainedChecksums {
+            scripts,
+            memo: HashMap::new(),
+        }
+    }
+
+    /// The chained checksum of `id`; `None` when it or one of its ancestors has no script
+    /// (or the ancestry has a cycle, which a validated graph never has).
+    ///
+    /// Iterative, so a history of thousands of revisions cannot overflow the stack.
+    pub fn get(&mut self, id: &str) -> Option<Checksum> {
+        let mut stack = vec![id.to_string()];
+        // Revisions whose missing parents were pushed once already: meeting one again with
+        // parents still missing means the ancestry loops.
+        let mut expanded: HashSet<String> = HashSet::new();
+        while let Some(top) = stack.last() {
+            if self.memo.contains_key(top) {
+                stack.pop();
+                continue;
+            }
+            let script = self.scripts.script(top)?;
+            let mut parents = Vec::with_capacity(script.revision.down_revisions.len());
+            let mut missing = Vec::new();
+            for parent in &script.revision.down_revisions {
+                match self.memo.get(parent) {
+                    Some(sum) => parents.push(*sum),
+                    None => missing.push(parent.clone()),
+                }
+            }
+            if missing.is_empty() {
+                let chained = Checksum::chained(&script.checksum, &parents);
+                let done = stack.pop()?;
+                self.memo.insert(done, chained);
+            } else if expanded.insert(top.clone()) {
+                stack.extend(missing);
+            } else {
+                return None;
+            }
+        }
+        self.memo.get(id).copied()
+    }
+}

@@ -1,0 +1,151 @@
+//! [`Migrator`]: the one pipeline the CLI and applications share: lock, ensure the version
+//! tables, read the heads, plan with `alembic_core::plan`, check, execute, unlock.
+
+use alembic_core::plan::{self, Plan};
+use alembic_core::source::ScriptDirectory;
+use alembic_core::url::Dialect;
+use alembic_core::RevisionMap;
+
+use crate::backend::{Backend, LockGuard};
+use crate::dialect::Tables;
+use crate::error::RunError;
+use crate::executor::{self, database, Context};
+use crate::options::RunOptions;
+use crate::report::Report;
+
+/// Applies the revisions of a [`ScriptDirectory`] to databases.
+pub struct Migrator<'s> {
+    scripts: &'s ScriptDirectory,
+    options: RunOptions,
+}
+
+impl<'s> Migrator<'s> {
+    pub fn new(scripts: &'s ScriptDirectory, options: RunOptions) -> Self {
+        Migrator { scripts, options }
+    }
+
+    pub fn options(&self) -> &RunOptions {
+        &self.options
+    }
+
+    pub fn scripts(&self) -> &'s ScriptDirectory {
+        self.scripts
+    }
+
+    fn context(&self, dialect: Dialect) -> Context<'_> {
+        Context {
+            scripts: self.scripts,
+            options: &self.options,
+            tables: Tables::new(dialect, &self.options),
+        }
+    }
+
+    /// The database's current heads (its version rows), sorted; empty when it has no version
+    /// table. Reads only: takes no lock and creates nothing.
+    pub fn current_heads(&self, backend: &mut dyn Backend) -> Result<Vec<String>, RunError> {
+        let tables = Tables::new(backend.dialect(), &self.options);
+        backend
+            .read_heads(&tables)
+            .map_err(|cause| database("reading the version table", cause))
+    }
+
+    /// Upgrades to `target` (`head`, `heads`, an id, `+2`, `label@head`, ...).
+    pub fn upgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
+        self.run(backend, false, |map, heads| {
+            Ok(plan::upgrade(map, heads, target)?)
+        })
+    }
+
+    /// Downgrades to `target` (`base`, an id, `-1`, ...). Fails before running anything when a
+    /// revision on the way has no downgrade SQL.
+    pub fn downgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
+        self.run(backend, false, |map, heads| {
+            Ok(plan::downgrade(map, heads, target)?)
+        })
+    }
+
+    /// Sets the version table to `targets` without running any SQL. With `purge`, the version
+    /// table is emptied first, so even a database at revisions no script knows can be stamped.
+    pub fn stamp(
+        &self,
+        backend: &mut dyn Backend,
+        targets: &[String],
+        purge: bool,
+    ) -> Result<Report, RunError> {
+        self.run(backend, purge, |map, heads| {
+            Ok(plan::stamp(map, heads, targets, purge)?)
+        })
+    }
+
+    /// Runs a plan the caller made. Fails when the database's heads are not the plan's
+    /// `heads_before` (it was planned against another state).
+    pub fn execute(&self, backend: &mut dyn Backend, plan: &Plan) -> Result<Report, RunError> {
+        self.run(backend, false, |_, heads| {
+            let mut expected = plan.heads_before.clone();
+            expected.sort();
+            if expected != heads {
+                return Err(RunError::HeadsMoved {
+                    expected,
+                    found: heads.to_vec(),
+                });
+            }
+            Ok(plan.clone())
+        })
+    }
+
+    /// The SQL script a plan would run, for `--sql`; see [`crate::offline_sql`].
+    pub fn offline_sql(&self, dialect: Dialect, plan: &Plan) -> Result<String, RunError> {
+        crate::offline::offline_sql(dialect, plan, self.scripts, &self.options)
+    }
+
+    /// Lock, tables, heads, plan, check, execute. The lock guard releases the lock (and rolls
+    /// back anything left open) on every path out of here.
+    fn run(
+        &self,
+        backend: &mut dyn Backend,
+        purge: bool,
+        make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
+    ) -> Result<Report, RunError> {
+        let ctx = self.context(backend.dialect());
+        let mut guard = LockGuard::acquire(backend).map_err(|cause| RunError::Lock { cause })?;
+
+        let state = guard
+            .ensure_tables(&ctx.tables)
+            .map_err(|cause| database("creating the version tables", cause))?;
+        if state.adopted() {
+            log::info!(
+                "adopted a database without {} (made by Python Alembic?): its history starts now",
+                ctx.tables.history
+            );
+        }
+
+        if purge {
+            let sql = format!("DELETE FROM {}", ctx.tables.version_sql());
+            guard
+                .execute(&sql, &[])
+                .map_err(|cause| database("purging the version table", cause))?;
+        }
+        let heads = guard
+            .read_heads(&ctx.tables)
+            .map_err(|cause| database("reading the version table", cause))?;
+        let unknown: Vec<String> = heads
+            .iter()
+            .filter(|h| self.scripts.script(h).is_none())
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(RunError::UnknownDatabaseRevision {
+                revisions: unknown,
+                locations: executor::locations(self.scripts),
+            });
+        }
+
+        let plan = make_plan(self.scripts.map(), &heads)?;
+        let report = executor::run_plan(&mut *guard, &ctx, &plan)?;
+        // Everything has committed: a failure to release is not a failed migration.
+        if let Err(e) = guard.release() {
+            log::warn!("releasing the migration lock failed: {e}");
+        }
+        Ok(report)
+    }
+}

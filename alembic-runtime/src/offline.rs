@@ -1,0 +1,194 @@
+//! Offline mode (`--sql`): the SQL script a plan would run, for a DBA to review and apply,
+//! written without a database connection.
+//!
+//! The layout follows Python Alembic's `--sql` output: the version table's `CREATE TABLE` when
+//! the range starts from nothing, a `-- Running upgrade a -> b` comment per step, the script's
+//! SQL, then the version-table statement with literal ids. Transactions follow the same modes
+//! as online runs; dialects without transactional DDL (MySQL) get no `BEGIN;`/`COMMIT;`, as
+//! in Alembic. History rows are written too, so a database migrated from a reviewed script
+//! can be verified like one migrated online.
+
+use alembic_core::plan::{Plan, StepKind, VersionChange};
+use alembic_core::source::ScriptDirectory;
+use alembic_core::url::Dialect;
+use alembic_core::Script;
+
+use crate::dialect::{self, quote_literal, Tables};
+use crate::error::RunError;
+use crate::executor::{check_plan, history_rows, Context};
+use crate::history::{ChainedChecksums, HistoryRow};
+use crate::options::RunOptions;
+
+/// The whole SQL script of `plan` in `dialect`.
+///
+/// Fails, as an online run would, when a step's revision has no script or a downgrade step's
+/// script has no downgrade SQL.
+pub fn offline_sql(
+    dialect: Dialect,
+    plan: &Plan,
+    scripts: &ScriptDirectory,
+    options: &RunOptions,
+) -> Result<String, RunError> {
+    let ctx = Context {
+        scripts,
+        options,
+        tables: Tables::new(dialect, options),
+    };
+    check_plan(&ctx, plan)?;
+    let transactional = dialect::transactional_ddl(dialect);
+    let mut chain = ChainedChecksums::new(scripts);
+    let mut out = Output::default();
+
+    if transactional {
+        out.begin();
+    }
+    // Like Alembic: a range that starts from a revision assumes the tables exist.
+    if plan.heads_before.is_empty() {
+        out.statement(&ctx.tables.create_version_table());
+        out.statement(&ctx.tables.create_history_table());
+    }
+
+    for step in &plan.steps {
+        let script = match step.revision() {
+            Some(id) => Some(ctx.script(id)?),
+            None => None,
+        };
+        let outside = transactional && script.is_some_and(|s| !s.transactional);
+        if outside {
+            out.commit();
+        } else if transactional {
+            out.begin();
+        }
+
+        out.comment(&running_comment(&step.kind, script));
+        if let Some(script) = script {
+            let sql = match step.kind {
+                StepKind::Downgrade { .. } => script.downgrade_sql.as_deref().unwrap_or(""),
+                _ => script.upgrade_sql.as_str(),
+            };
+            out.script_sql(sql);
+        }
+        if outside {
+            out.begin();
+        }
+        for change in &step.version_changes {
+            out.statement(&version_statement(&ctx.tables, change));
+        }
+        for row in history_rows(step, script, &ctx, &mut chain, String::new(), None) {
+            out.statement(&history_insert(&ctx.tables, &row));
+        }
+        if transactional && (options.transaction_per_migration || outside) {
+            out.commit();
+        }
+    }
+    out.commit();
+    Ok(out.text)
+}
+
+/// The script being written, and whether it has a transaction open.
+#[derive(Default)]
+struct Output {
+    text: String,
+    open: bool,
+}
+
+impl Output {
+    fn begin(&mut self) {
+        if !self.open {
+            self.text.push_str("BEGIN;\n\n");
+            self.open = true;
+        }
+    }
+
+    fn commit(&mut self) {
+        if self.open {
+            self.text.push_str("COMMIT;\n\n");
+            self.open = false;
+        }
+    }
+
+    fn comment(&mut self, line: &str) {
+        self.text.push_str("-- ");
+        self.text.push_str(line);
+        self.text.push_str("\n\n");
+    }
+
+    fn statement(&mut self, sql: &str) {
+        self.text.push_str(sql);
+        self.text.push_str(";\n\n");
+    }
+
+    /// A revision's SQL as written, terminated so that the next statement cannot run into it.
+    fn script_sql(&mut self, sql: &str) {
+        let sql = sql.trim();
+        if sql.is_empty() {
+            return;
+        }
+        self.text.push_str(sql);
+        let last_line = sql.lines().last().unwrap_or("").trim_start();
+        if !sql.ends_with(';') && !last_line.starts_with("--") {
+            self.text.push(';');
+        }
+        self.text.push_str("\n\n");
+    }
+}
+
+/// Alembic's step comment: `Running upgrade a -> b`, `Running downgrade b -> a`,
+/// `Running stamp_revision a -> b` (an empty side, the base, left blank as Alembic does).
+fn running_comment(kind: &StepKind, script: Option<&Script>) -> String {
+    let downs = script
+        .map(|s| s.revision.down_revisions.join(", "))
+        .unwrap_or_default();
+    match kind {
+        StepKind::Upgrade { revision } => format!("Running upgrade {downs} -> {revision}"),
+        StepKind::Downgrade { revision } => format!("Running downgrade {revision} -> {downs}"),
+        StepKind::Stamp { from, to } => {
+            format!(
+                "Running stamp_revision {} -> {}",
+                from.join(", "),
+                to.join(", ")
+            )
+        }
+    }
+}
+
+fn version_statement(tables: &Tables, change: &VersionChange) -> String {
+    let d = tables.dialect;
+    let table = tables.version_sql();
+    match change {
+        VersionChange::Insert { id } => format!(
+            "INSERT INTO {table} (version_num) VALUES ({})",
+            quote_literal(d, id)
+        ),
+        VersionChange::Update { from, to } => format!(
+            "UPDATE {table} SET version_num={} WHERE {table}.version_num = {}",
+            quote_literal(d, to),
+            quote_literal(d, from)
+        ),
+        VersionChange::Delete { id } => format!(
+            "DELETE FROM {table} WHERE {table}.version_num = {}",
+            quote_literal(d, id)
+        ),
+    }
+}
+
+/// A history row with literal values; the time is the database's clock when the script runs.
+fn history_insert(tables: &Tables, row: &HistoryRow) -> String {
+    let d = tables.dialect;
+    let text = |v: &Option<String>| match v {
+        Some(s) => quote_literal(d, s),
+        None => "NULL".to_string(),
+    };
+    format!(
+        "INSERT INTO {} ({}) VALUES ({}, {}, {}, {}, {}, {}, NULL, {})",
+        tables.history_sql(),
+        dialect::HISTORY_COLUMNS.join(", "),
+        quote_literal(d, &row.revision),
+        quote_literal(d, row.operation.as_str()),
+        text(&row.checksum),
+        text(&row.chained_checksum),
+        text(&row.downgrade_sql),
+        dialect::now_utc_text(d),
+        quote_literal(d, &row.tool)
+    )
+}

@@ -1,0 +1,39 @@
+//! How a run behaves: table names, transaction mode, and what the history rows say did it.
+
+/// Options of a run, with Alembic's defaults.
+///
+/// `#[non_exhaustive]`: build one with [`RunOptions::default`] and set the fields you need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Name of the version table (`alembic_version`). The history table is this name with
+    /// `_history` appended.
+    pub version_table: String,
+    /// Schema (PostgreSQL, MySQL database, SQLite attached database) holding both tables;
+    /// `None` for the connection's default.
+    pub version_table_schema: Option<String>,
+    /// `false` (Alembic's default): the whole run is one transaction, all revisions commit
+    /// together or none. `true`: each revision commits on its own.
+    pub transaction_per_migration: bool,
+    /// What the history rows record as the tool that applied a revision, e.g.
+    /// `cargo-alembic 0.1.0`.
+    pub tool: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            version_table: "alembic_version".to_string(),
+            version_table_schema: None,
+            transaction_per_migration: false,
+            tool: concat!("alembic-runtime ", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl RunOptions {
+    /// Name of the history table: the version table's name with `_history` appended.
+    pub fn history_table(&self) -> String {
+        format!("{}_history", self.version_table)
+    }
+}
