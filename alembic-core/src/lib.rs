@@ -22,6 +22,7 @@ pub mod graph;
 pub mod plan;
 pub mod revision;
 pub mod script;
+mod select;
 pub mod source;
 pub mod target;
 pub mod url;
