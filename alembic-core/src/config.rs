@@ -110,7 +110,10 @@ fn fmt_line(line: Option<usize>) -> String {
 
 /// `version_locations` as a list, or one path as a plain string.
 #[derive(Deserialize)]
-#[serde(untagged, expecting = "a folder or a list of folders")]
+#[serde(
+    untagged,
+    expecting = "invalid type: expected a folder or a list of folders"
+)]
 enum Locations {
     One(String),
     Many(Vec<String>),
@@ -142,6 +145,28 @@ struct RawFile {
 const ALEMBIC_TABLE: &str = "[alembic]";
 const METADATA_TABLE: &str = "[package.metadata.alembic]";
 
+/// One line of text from a `toml` message (some span several lines), prefixed with the key it
+/// is about when known: `toml`'s type errors do not name the key.
+fn describe_toml_error(message: &str, key: Option<&str>) -> String {
+    let text = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match key {
+        Some(key) if !text.contains(key) => format!("`{key}`: {text}"),
+        _ => text,
+    }
+}
+
+/// The configuration key written on 1-based `line` of `text`, if that line is `key = ...`.
+fn key_on_line(text: &str, line: usize) -> Option<&'static str> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    CONFIG_KEYS.iter().copied().find(|k| *k == key)
+}
+
 /// 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -164,11 +189,14 @@ impl Config {
     /// Parses the text of an `alembic.toml` read from `config_path` (used for messages and as
     /// the base of relative paths).
     pub fn from_toml_str(text: &str, config_path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: config_path.to_path_buf(),
-            line: e.span().map(|span| line_of(text, span.start)),
-            table: ALEMBIC_TABLE,
-            message: e.message().trim_end().to_string(),
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            ConfigError::Parse {
+                path: config_path.to_path_buf(),
+                line,
+                table: ALEMBIC_TABLE,
+                message: describe_toml_error(e.message(), line.and_then(|l| key_on_line(text, l))),
+            }
         })?;
         let raw = raw.alembic.ok_or_else(|| ConfigError::MissingTable {
             path: config_path.to_path_buf(),
@@ -553,6 +581,17 @@ backup = true
         let e = parse("[alembic]\n\ntruncate_slug_length = \"forty\"\n").unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("/proj/alembic.toml:3: "), "{msg}");
+        assert_eq!(
+            msg,
+            "/proj/alembic.toml:3: `truncate_slug_length`: invalid type: string \"forty\", \
+             expected usize in [alembic]"
+        );
+        let e = parse("[alembic]\nversion_locations = 5\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/proj/alembic.toml:2: `version_locations`: invalid type: expected a folder or a list \
+             of folders in [alembic]"
+        );
         let e = parse("[alembic]\nbackup = yes\n").unwrap_err();
         assert!(e.to_string().starts_with("/proj/alembic.toml:2: "), "{e}");
         let e = parse("[alembic]\ntruncate_slug_length = -1\n").unwrap_err();
