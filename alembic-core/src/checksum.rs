@@ -232,4 +232,33 @@ mod tests {
         };
         assert_ne!(chain(a), chain(Checksum::of_file_bytes(b"a2")));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn equals_the_checksum_of_the_normalised_text(
+                bytes in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), any::<u8>()], 0..200)
+            ) {
+                let mut normalised = Vec::with_capacity(bytes.len());
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] == b'\r' {
+                        normalised.push(b'\n');
+                        if bytes.get(i + 1) == Some(&b'\n') {
+                            i += 1;
+                        }
+                    } else {
+                        normalised.push(bytes[i]);
+                    }
+                    i += 1;
+                }
+                let plain = Checksum(Sha256::digest(&normalised).into());
+                prop_assert_eq!(Checksum::of_file_bytes(&bytes), plain);
+                prop_assert_eq!(Checksum::from_hex(&plain.to_string()), Ok(plain));
+            }
+        }
+    }
 }

@@ -1024,4 +1024,89 @@ DROP INDEX ix_prompts_name;
             assert!(m.starts_with(P), "{m}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines that exercise every branch of the scanner, in any order.
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("-- msg".to_string()),
+                Just("--".to_string()),
+                Just("".to_string()),
+                Just("-- Revision ID: a1".to_string()),
+                Just("-- Revises: a0, b0".to_string()),
+                Just("-- revises:".to_string()),
+                Just("-- Transactional: false".to_string()),
+                Just("-- Depends On: x".to_string()),
+                Just("-- Bogus: 1".to_string()),
+                Just("-- +upgrade".to_string()),
+                Just("-- +downgrade".to_string()),
+                Just("-- +upgrde".to_string()),
+                Just("SELECT 1;".to_string()),
+                "[ -~]{0,20}",
+            ]
+        }
+
+        fn id() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9_]{1,32}"
+        }
+
+        proptest! {
+            #[test]
+            fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = parse_script(Path::new("x.sql"), &bytes);
+            }
+
+            #[test]
+            fn never_panics_and_errors_carry_valid_lines(
+                lines in proptest::collection::vec(fragment(), 0..30),
+                ending in prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+            ) {
+                let text = lines.join(ending);
+                let line_count = split_lines(&text).len().max(1);
+                if let Err(errs) = parse(&text) {
+                    prop_assert!(!errs.is_empty());
+                    for e in errs {
+                        prop_assert!(e.line >= 1 && e.line <= line_count, "{} of {}", e, line_count);
+                        prop_assert!(e.to_string().starts_with(P));
+                    }
+                }
+            }
+
+            #[test]
+            fn generated_scripts_round_trip(
+                rev in id(),
+                parents in proptest::collection::btree_set(id(), 0..3),
+                message in "[A-Za-z][ -~]{0,30}",
+                up in "[A-Za-z(][ -~]{0,40}",
+                down in proptest::option::of("[A-Za-z(][ -~]{0,40}"),
+                crlf in any::<bool>(),
+            ) {
+                // A message that looks like a known key is read as that key: not what we test.
+                prop_assume!(split_key_value(&message).and_then(|(k, _)| known_key(k)).is_none());
+                prop_assume!(!matches!(classify(&format!("-- {message}")), LineKind::Marker(_) | LineKind::UnknownMarker));
+                let parents: Vec<String> = parents.into_iter().collect();
+                let mut text = format!(
+                    "-- {message}\n--\n-- Revision ID: {rev}\n-- Revises: {}\n\n-- +upgrade\n{up}\n",
+                    parents.join(", ")
+                );
+                if let Some(down) = &down {
+                    text.push_str(&format!("\n-- +downgrade\n{down}\n"));
+                }
+                if crlf {
+                    text = text.replace('\n', "\r\n");
+                }
+                let s = parse(&text).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                prop_assert_eq!(&s.revision.id, &rev);
+                prop_assert_eq!(&s.revision.down_revisions, &parents);
+                prop_assert_eq!(s.message, message.trim());
+                prop_assert_eq!(s.upgrade_sql, up.trim());
+                prop_assert_eq!(s.downgrade_sql, down.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()));
+                prop_assert_eq!(s.id_line, 3);
+                prop_assert_eq!(s.checksum, Checksum::of_file_bytes(text.replace("\r\n", "\n").as_bytes()));
+            }
+        }
+    }
 }

@@ -614,4 +614,47 @@ mod tests {
         let parsed: DatabaseUrl = "sqlite://".parse().expect("parses");
         assert_eq!(parsed.dialect(), Dialect::Sqlite);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn never_panics(text in "[ -~]{0,60}") {
+                let _ = DatabaseUrl::parse(&text);
+                let _ = mask_password(&text);
+            }
+
+            #[test]
+            fn passwords_decode_and_never_show(
+                scheme in prop_oneof![Just("postgresql"), Just("postgres"), Just("mysql+pymysql"), Just("mariadb")],
+                user in "[a-z]{1,8}",
+                // Any printable password, percent-encoded except for unreserved characters.
+                password in "[ -~]{1,16}",
+                host in "[a-z]{1,8}",
+                port in proptest::option::of(any::<u16>()),
+                db in "[a-z_]{0,8}",
+            ) {
+                let encoded: String = password
+                    .bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                    .collect();
+                let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
+                let text = format!("{scheme}://{user}:ZZ{encoded}@{host}{port_text}/{db}");
+                let u = DatabaseUrl::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let expected = format!("ZZ{password}");
+                prop_assert_eq!(u.password(), Some(expected.as_str()));
+                prop_assert_eq!(u.username(), Some(user.as_str()));
+                prop_assert_eq!(u.host(), Some(host.as_str()));
+                prop_assert_eq!(u.port(), port);
+                prop_assert_eq!(u.database(), Some(db.as_str()));
+                let masked = u.to_string();
+                prop_assert!(!masked.contains("ZZ"), "{}", masked);
+                prop_assert_eq!(masked, format!("{scheme}://{user}:***@{host}{port_text}/{db}"));
+                let debug = format!("{:?}", u);
+                prop_assert!(!debug.contains("ZZ"), "{}", debug);
+            }
+        }
+    }
 }
