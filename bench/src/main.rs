@@ -56,6 +56,10 @@ struct Args {
     /// Keep the generated projects and print where they are.
     #[arg(long)]
     keep: bool,
+    /// Write the generated projects into DIR (kept) and stop, measuring nothing: to look at
+    /// them, or to run the tools by hand.
+    #[arg(long, value_name = "DIR")]
+    generate_only: Option<PathBuf>,
 }
 
 /// How the tools are run.
@@ -84,6 +88,18 @@ fn run(args: Args) -> Result<(), BenchError> {
         .unwrap_or(if args.quick { 200 } else { 1_000 });
     let reps = args.reps.unwrap_or(if args.quick { 3 } else { 10 });
     let py_reps = args.alembic_reps.unwrap_or(if args.quick { 1 } else { 3 });
+
+    if let Some(dir) = &args.generate_only {
+        let read_history = generate::history(n_read);
+        generate::write_workload(&dir.join("read"), &read_history)?;
+        generate::write_workload(&dir.join("upgrade"), &generate::history(n_up))?;
+        println!(
+            "wrote {n_read} revisions to {0}/read and {n_up} to {0}/upgrade \
+             (ours/, alembic/, shell/ in each)",
+            dir.display()
+        );
+        return Ok(());
+    }
 
     let tools = tools(&args)?;
     eprintln!("cargo-alembic: {}", tools.ours.display());
@@ -367,9 +383,9 @@ fn ours_read(
     let config = w.ours_config.to_string_lossy().into_owned();
     let args = ours_args(tools, &config, cmd);
     repeat(reps, || {
-        let (t, out) = run_timed(&tools.ours, &args, dir_of(&w.ours_config), None)?;
+        let (sample, out) = run_timed(&tools.ours, &args, dir_of(&w.ours_config), None)?;
         check_read("cargo-alembic", name, history, &out)?;
-        Ok(t)
+        Ok(sample)
     })
 }
 
@@ -385,9 +401,9 @@ fn alembic_read(
     let mut args = vec!["-m", "alembic", "-c", ini.as_str()];
     args.extend(cmd);
     repeat(reps, || {
-        let (t, out) = run_timed(python, &args, dir_of(&w.alembic_ini), None)?;
+        let (sample, out) = run_timed(python, &args, dir_of(&w.alembic_ini), None)?;
         check_read("Alembic", name, history, &out)?;
-        Ok(t)
+        Ok(sample)
     })
 }
 
@@ -440,9 +456,9 @@ fn ours_upgrade(
     let args = ours_args(tools, &config, &["upgrade", "head"]);
     repeat(reps, || {
         generate::remove_db(&w.ours_db)?;
-        let (t, _) = run_timed(&tools.ours, &args, dir_of(&w.ours_config), None)?;
+        let (sample, _) = run_timed(&tools.ours, &args, dir_of(&w.ours_config), None)?;
         check_db("cargo-alembic", &w.ours_db, history, true)?;
-        Ok(t)
+        Ok(sample)
     })
 }
 
@@ -456,9 +472,9 @@ fn alembic_upgrade(
     let args = ["-m", "alembic", "-c", ini.as_str(), "upgrade", "head"];
     repeat(reps, || {
         generate::remove_db(&w.alembic_db)?;
-        let (t, _) = run_timed(python, &args, dir_of(&w.alembic_ini), None)?;
+        let (sample, _) = run_timed(python, &args, dir_of(&w.alembic_ini), None)?;
         check_db("Alembic", &w.alembic_db, history, true)?;
-        Ok(t)
+        Ok(sample)
     })
 }
 
@@ -471,13 +487,13 @@ fn shell_upgrade(
     let db = w.shell_db.to_string_lossy().into_owned();
     repeat(reps, || {
         generate::remove_db(&w.shell_db)?;
-        let (t, _) = run_timed(
+        let (sample, _) = run_timed(
             &tools.sqlite3,
             &[db.as_str()],
             dir_of(&w.shell_sql),
             Some(&w.shell_sql),
         )?;
         check_db("sqlite3", &w.shell_db, history, false)?;
-        Ok(t)
+        Ok(sample)
     })
 }

@@ -2,44 +2,46 @@
 //! with refinery's runner, the way an application embedding refinery would at startup.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use refinery::{Migration, Runner};
 
 use crate::generate::History;
+use crate::measure::{in_process, Sample};
 use crate::BenchError;
 
 /// Applies every revision of `history` (refinery needs a linear list of integer versions:
 /// the generated order, which applies parents before children) to a new database at `db`.
 /// `grouped` runs them in one transaction (as cargo-alembic and Alembic do by default);
 /// otherwise refinery's default, one transaction per migration.
-pub fn apply(history: &History, db: &Path, grouped: bool) -> Result<Duration, BenchError> {
+pub fn apply(history: &History, db: &Path, grouped: bool) -> Result<Sample, BenchError> {
     crate::generate::remove_db(db)?;
-    let start = Instant::now();
-    let migrations = history
-        .revisions
-        .iter()
-        .enumerate()
-        .map(|(i, rev)| {
-            Migration::unapplied(&format!("V{}__r_{}", i + 1, rev.id), &rev.upgrade_sql)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| BenchError::Peer(format!("refinery migration list: {e}")))?;
-    let mut conn = rusqlite::Connection::open(db)
-        .map_err(|e| BenchError::Peer(format!("open {}: {e}", db.display())))?;
-    let report = Runner::new(&migrations)
-        .set_grouped(grouped)
-        .run(&mut conn)
-        .map_err(|e| BenchError::Peer(format!("refinery run: {e}")))?;
-    let elapsed = start.elapsed();
-    if report.applied_migrations().len() != history.revisions.len() {
+    let (sample, applied) = in_process(|| {
+        let migrations = history
+            .revisions
+            .iter()
+            .enumerate()
+            .map(|(i, rev)| {
+                Migration::unapplied(&format!("V{}__r_{}", i + 1, rev.id), &rev.upgrade_sql)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BenchError::Peer(format!("refinery migration list: {e}")))?;
+        let mut conn = rusqlite::Connection::open(db)
+            .map_err(|e| BenchError::Peer(format!("open {}: {e}", db.display())))?;
+        let report = Runner::new(&migrations)
+            .set_grouped(grouped)
+            .run(&mut conn)
+            .map_err(|e| BenchError::Peer(format!("refinery run: {e}")))?;
+        // Closing is part of the work: a process exiting would close the file too.
+        drop(conn);
+        Ok(report.applied_migrations().len())
+    })?;
+    if applied != history.revisions.len() {
         return Err(BenchError::Peer(format!(
-            "refinery applied {} of {} migrations",
-            report.applied_migrations().len(),
+            "refinery applied {applied} of {} migrations",
             history.revisions.len()
         )));
     }
-    Ok(elapsed)
+    Ok(sample)
 }
 
 #[cfg(test)]

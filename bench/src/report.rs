@@ -43,8 +43,8 @@ fn find<'a>(bench: &'a Bench, tool: &str) -> Option<&'a Row> {
 /// The table: median, min, and each median divided by cargo-alembic's.
 pub fn table(benches: &[Bench]) -> String {
     let mut out = String::from(
-        "| benchmark | tool | runs | median | min | median ÷ cargo-alembic's |\n\
-         | --- | --- | ---: | ---: | ---: | ---: |\n",
+        "| benchmark | tool | runs | median | min | CPU median | median ÷ cargo-alembic's |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for bench in benches {
         let ours = bench.rows.first().map(|r| r.stats.median());
@@ -53,11 +53,12 @@ pub fn table(benches: &[Bench]) -> String {
             let r = ours.map_or(f64::NAN, |o| ratio(row.stats.median(), o));
             let _ = writeln!(
                 out,
-                "| {name} | {} | {} | {} | {} | {r:.2}× |",
+                "| {name} | {} | {} | {} | {} | {} | {r:.2}× |",
                 row.tool,
                 row.stats.samples.len(),
                 human(row.stats.median()),
                 human(row.stats.min()),
+                human(row.stats.cpu_median()),
             );
         }
     }
@@ -105,12 +106,16 @@ pub fn targets(lines: &[Target]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::Sample;
 
     fn row(tool: &str, ms: u64) -> Row {
         Row {
             tool: tool.to_owned(),
             stats: Stats {
-                samples: vec![Duration::from_millis(ms)],
+                samples: vec![Sample {
+                    wall: Duration::from_millis(ms),
+                    cpu: Duration::from_millis(ms),
+                }],
             },
         }
     }
