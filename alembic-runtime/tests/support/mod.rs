@@ -1,0 +1,111 @@
+//! Fixtures: scripts built in memory (no parser involved), SQLite files in temp dirs, and
+//! small queries on the result.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+use alembic_core::source::ScriptDirectory;
+use alembic_core::{Checksum, Revision, Script};
+use alembic_runtime::rusqlite::Connection;
+
+/// A revision script as the parser would produce it.
+pub fn script(id: &str, down: &[&str], upgrade: &str, downgrade: Option<&str>) -> Script {
+    let path = PathBuf::from(format!("migrations/versions/{id}.sql"));
+    let file = format!(
+        "-- {id}\n-- Revision ID: {id}\n-- Revises: {}\n\n-- +upgrade\n{upgrade}\n-- +downgrade\n{}\n",
+        down.join(", "),
+        downgrade.unwrap_or("")
+    );
+    Script {
+        revision: Revision::new(id, down),
+        message: id.to_string(),
+        create_date: None,
+        transactional: true,
+        upgrade_sql: upgrade.to_string(),
+        downgrade_sql: downgrade.map(str::to_string),
+        checksum: Checksum::of_file_bytes(file.as_bytes()),
+        path,
+        id_line: 2,
+    }
+}
+
+pub fn directory(scripts: Vec<Script>) -> ScriptDirectory {
+    match ScriptDirectory::from_scripts(scripts) {
+        Ok(dir) => dir,
+        Err(e) => panic!("fixture scripts are invalid: {e:?}"),
+    }
+}
+
+/// `r1` .. `r5`, each creating table `t<n>` and dropping it on downgrade.
+pub fn five_scripts() -> Vec<Script> {
+    (1..=5)
+        .map(|n| {
+            let id = format!("r{n}");
+            let down = format!("r{}", n - 1);
+            let downs: Vec<&str> = if n == 1 { vec![] } else { vec![down.as_str()] };
+            script(
+                &id,
+                &downs,
+                &format!("CREATE TABLE t{n} (x INTEGER);\nINSERT INTO t{n} VALUES ({n});"),
+                Some(&format!("DROP TABLE t{n};")),
+            )
+        })
+        .collect()
+}
+
+pub struct Db {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn new_db() -> Db {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("app.db");
+    Db { dir, path }
+}
+
+pub fn open(path: &Path) -> Connection {
+    Connection::open(path).expect("open sqlite file")
+}
+
+pub fn heads(conn: &Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT version_num FROM alembic_version ORDER BY version_num")
+        .expect("version table exists");
+    let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+pub fn table_exists(conn: &Connection, name: &str) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .expect("sqlite_master")
+        == 1
+}
+
+/// Which of `t1`..`t5` exist.
+pub fn user_tables(conn: &Connection) -> Vec<String> {
+    (1..=5)
+        .map(|n| format!("t{n}"))
+        .filter(|t| table_exists(conn, t))
+        .collect()
+}
+
+/// `(revision, operation)` of every history row, in insertion order.
+pub fn history(conn: &Connection) -> Vec<(String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT revision, operation FROM alembic_version_history ORDER BY id")
+        .expect("history table exists");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
