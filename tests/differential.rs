@@ -1,1 +1,850 @@
-//! (being written)
+//! Differential test: the same revision graphs and command sequences through Python Alembic
+//! (the oracle, `tests/oracle/alembic_oracle.py`) and through `cargo-alembic`, on SQLite.
+//!
+//! After every command both databases are compared: whether the command failed, the
+//! `alembic_version` rows, and which revisions' upgrade()/downgrade() ran, in which order
+//! (each script inserts a row into a `ran_log` table that lives outside version control).
+//!
+//! A different order of the same revisions passes when it is also a valid order (every revision
+//! after what it needs on upgrade, before it on downgrade): SPEC section 5 asks for "an order
+//! Alembic could have run them", and Alembic's own tie-breaking between independent branches is
+//! an accident of its iteration order. Such steps are logged as order variants.
+//!
+//! Deliberate differences are listed in [`DELIBERATE`] and in docs/alembic-differences.md.
+//!
+//! Environment: `ALEMBIC_PYTHON` (default `python3`) is the interpreter with `alembic` installed;
+//! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI) turns a missing oracle into a failure instead of a
+//! loud skip; `DIFFERENTIAL_SEED` replays another seed; `DIFFERENTIAL_ONLY=NAME` runs one graph;
+//! `DIFFERENTIAL_KEEP=DIR` keeps both tools' projects in DIR for inspection.
+
+#[path = "support/graphgen.rs"]
+mod graphgen;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use graphgen::{Command, Graph};
+
+/// Writes straight to stderr, past libtest's capture: the per-graph summary and the final line
+/// belong in every CI log, not only in failing ones.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+use serde_json::{json, Value};
+
+/// The issue's floor: a run that shrinks below it fails rather than passing on less evidence.
+const MIN_GRAPHS: usize = 30;
+const MIN_STEPS: usize = 200;
+
+const DEFAULT_SEED: u64 = 0x00A1_E3B1_C202_6001;
+const RANDOM_GRAPHS: usize = 26;
+const STEPS_PER_RANDOM_GRAPH: usize = 9;
+
+/// How many mismatches are reported in full (graph, outcomes, reproduction).
+const DETAILED_REPORTS: usize = 25;
+
+/// One command that hangs is a bug, not a reason to hang CI.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What one tool did for one command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Outcome {
+    ok: bool,
+    /// The error, as the tool printed it (empty on success).
+    error: String,
+    /// Python's exception was not an `alembic.util.CommandError` (Alembic crashed: an
+    /// AssertionError, KeyError, ... rather than a message meant for the user).
+    crashed: bool,
+    versions: Vec<String>,
+    /// (revision, "up" | "down") in the order the scripts ran.
+    ran: Vec<(String, String)>,
+}
+
+impl Outcome {
+    fn show(&self) -> String {
+        let ran: Vec<String> = self.ran.iter().map(|(r, d)| format!("{r}:{d}")).collect();
+        let status = if self.ok {
+            "ok".to_string()
+        } else {
+            format!("FAILED ({})", self.error.trim())
+        };
+        format!(
+            "{status}; versions [{}]; ran [{}]",
+            self.versions.join(", "),
+            ran.join(", ")
+        )
+    }
+}
+
+/// One compared step, as the deliberate-difference rules see it.
+struct StepView<'a> {
+    /// Version rows before the step (Alembic's, which ours were synced to).
+    before: &'a [String],
+    alembic: &'a Outcome,
+    ours: &'a Outcome,
+}
+
+/// A place where we differ from Alembic on purpose: `applies` says whether it explains a step
+/// whose outcomes differ. Keep in step with docs/alembic-differences.md.
+struct Deliberate {
+    name: &'static str,
+    why: &'static str,
+    applies: fn(&StepView) -> bool,
+}
+
+const DELIBERATE: &[Deliberate] = &[Deliberate {
+    name: "alembic-crash",
+    why: "Alembic crashed with an internal error (AssertionError, KeyError, ...), sometimes after \
+          committing part of the version-table change; we refuse the command with a message \
+          and leave the database as it was",
+    applies: |s| {
+        s.alembic.crashed
+            && !s.ours.ok
+            && s.ours.ran.is_empty()
+            && s.ours.versions.as_slice() == s.before
+    },
+}];
+
+#[derive(Debug)]
+enum Verdict {
+    Same,
+    /// Same revisions, same end state, another valid order.
+    OrderVariant,
+    /// Both failed, but Alembic by crashing rather than with a CommandError.
+    AlembicCrashed,
+    Deliberate(&'static str),
+    Mismatch(String),
+}
+
+#[derive(Default)]
+struct Tally {
+    steps: usize,
+    same: usize,
+    order_variants: usize,
+    alembic_crashes: usize,
+    deliberate: usize,
+    mismatches: usize,
+}
+
+struct Mismatch {
+    graph: Graph,
+    step: usize,
+    before: Vec<String>,
+    alembic: Outcome,
+    ours: Outcome,
+    why: String,
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name)
+        .map(|v| v == "1" || v == "true")
+        .unwrap_or(false)
+}
+
+fn python() -> String {
+    std::env::var("ALEMBIC_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+fn workspace_root() -> PathBuf {
+    // CARGO_MANIFEST_DIR is cargo-alembic/; the tests/ folder is beside it.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The pinned oracle version from tests/requirements.txt.
+fn pinned_alembic() -> Option<String> {
+    let text = std::fs::read_to_string(workspace_root().join("tests/requirements.txt")).ok()?;
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("alembic==")
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// The installed Alembic's version, or why there is none.
+fn oracle_version() -> Result<String, String> {
+    let out = Process::new(python())
+        .args([
+            "-c",
+            "import alembic, sqlalchemy; print(alembic.__version__)",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", python()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{} -c 'import alembic'` failed: {}",
+            python(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn command_json(c: &Command) -> Value {
+    match c {
+        Command::Upgrade(t) => json!({"op": "upgrade", "target": t}),
+        Command::Downgrade(t) => json!({"op": "downgrade", "target": t}),
+        Command::Stamp { targets, purge } => {
+            json!({"op": "stamp", "targets": targets, "purge": purge})
+        }
+    }
+}
+
+fn graph_json(g: &Graph) -> Value {
+    let revisions: Vec<Value> = g
+        .revisions
+        .iter()
+        .map(
+            |r| json!({"id": r.id, "down": r.down, "labels": r.labels, "depends_on": r.depends_on}),
+        )
+        .collect();
+    let commands: Vec<Value> = g.commands.iter().map(command_json).collect();
+    json!({"name": g.name, "revisions": revisions, "commands": commands})
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs every graph through the oracle in one Python process; one Vec of outcomes per graph.
+fn run_oracle(graphs: &[Graph], keep: Option<&Path>) -> Vec<Vec<Outcome>> {
+    let mut spec = json!({"graphs": graphs.iter().map(graph_json).collect::<Vec<_>>()});
+    if let Some(k) = keep {
+        spec["keep_dir"] = json!(k.join("alembic").display().to_string());
+    }
+    let script = workspace_root().join("tests/oracle/alembic_oracle.py");
+    let mut child = Process::new(python())
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the oracle {}: {e}", script.display()));
+    let input = spec.to_string();
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // Write from a thread so a large spec cannot deadlock against a full stdout pipe.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("oracle output");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("spec written to the oracle");
+    assert!(
+        out.status.success(),
+        "the Alembic oracle failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the oracle's output is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    if let Some(k) = keep {
+        let _ = std::fs::write(k.join("alembic-oracle-output.json"), &out.stdout);
+    }
+    let results = doc["graphs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), graphs.len(), "one oracle result per graph");
+    results
+        .iter()
+        .zip(graphs)
+        .map(|(r, g)| {
+            assert!(
+                r["setup_error"].is_null(),
+                "the oracle could not set up graph {}: {}",
+                g.name,
+                r["setup_error"]
+            );
+            let steps = r["steps"].as_array().cloned().unwrap_or_default();
+            assert_eq!(steps.len(), g.commands.len(), "one oracle step per command");
+            steps
+                .iter()
+                .map(|s| {
+                    let ok = s["ok"].as_bool().unwrap_or(false);
+                    let error = if ok {
+                        String::new()
+                    } else {
+                        format!(
+                            "{}: {}",
+                            s["error"]["class"].as_str().unwrap_or("?"),
+                            s["error"]["message"].as_str().unwrap_or("?")
+                        )
+                    };
+                    let ran = s["ran"]
+                        .as_array()
+                        .map(|rows| {
+                            rows.iter()
+                                .map(|row| {
+                                    let p = strings(row);
+                                    (
+                                        p.first().cloned().unwrap_or_default(),
+                                        p.get(1).cloned().unwrap_or_default(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Outcome {
+                        ok,
+                        error,
+                        crashed: !ok && s["error"]["command_error"].as_bool() == Some(false),
+                        versions: strings(&s["versions"]),
+                        ran,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The `.sql` script of one revision (SPEC section 4).
+fn sql_script(r: &graphgen::Rev) -> String {
+    let mut s = format!("-- revision {}\n--\n-- Revision ID: {}\n", r.id, r.id);
+    s.push_str(&format!("-- Revises: {}\n", r.down.join(", ")));
+    if !r.labels.is_empty() {
+        s.push_str(&format!("-- Branch Labels: {}\n", r.labels.join(", ")));
+    }
+    if !r.depends_on.is_empty() {
+        s.push_str(&format!("-- Depends On: {}\n", r.depends_on.join(", ")));
+    }
+    s.push_str(&format!(
+        "\n-- +upgrade\nINSERT INTO ran_log (rev, direction) VALUES ('{0}', 'up');\n\n\
+         -- +downgrade\nINSERT INTO ran_log (rev, direction) VALUES ('{0}', 'down');\n",
+        r.id
+    ));
+    s
+}
+
+/// Our tool's project for `g`: alembic.toml, one script per revision, and a database that
+/// already has the ran_log table.
+fn write_project(dir: &Path, g: &Graph) -> PathBuf {
+    let versions = dir.join("migrations/versions");
+    std::fs::create_dir_all(&versions).expect("create versions folder");
+    std::fs::write(
+        dir.join("alembic.toml"),
+        "[alembic]\nscript_location = \"migrations\"\nurl = \"sqlite:///test.db\"\n",
+    )
+    .expect("write alembic.toml");
+    for (i, r) in g.revisions.iter().enumerate() {
+        std::fs::write(
+            versions.join(format!("r{i:03}_{}.sql", r.id)),
+            sql_script(r),
+        )
+        .expect("write script");
+    }
+    let db = dir.join("test.db");
+    let conn = rusqlite::Connection::open(&db).expect("open test.db");
+    conn.execute_batch(
+        "CREATE TABLE ran_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+         rev TEXT NOT NULL, direction TEXT NOT NULL);",
+    )
+    .expect("create ran_log");
+    db
+}
+
+fn table_exists(conn: &rusqlite::Connection, name: &str) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .unwrap_or(false)
+}
+
+/// The version rows (sorted) and the ran_log rows after `after_seq`, and the new last seq.
+fn read_state(db: &Path, after_seq: i64) -> (Vec<String>, Vec<(String, String)>, i64) {
+    let conn = rusqlite::Connection::open(db).expect("open test.db");
+    let mut versions: Vec<String> = Vec::new();
+    if table_exists(&conn, "alembic_version") {
+        let mut st = conn
+            .prepare("SELECT version_num FROM alembic_version")
+            .expect("query alembic_version");
+        versions = st
+            .query_map([], |row| row.get::<_, String>(0))
+            .expect("read alembic_version")
+            .collect::<Result<_, _>>()
+            .expect("version rows");
+    }
+    versions.sort();
+    let mut st = conn
+        .prepare("SELECT seq, rev, direction FROM ran_log WHERE seq > ?1 ORDER BY seq")
+        .expect("query ran_log");
+    let rows: Vec<(i64, String, String)> = st
+        .query_map([after_seq], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .expect("read ran_log")
+        .collect::<Result<_, _>>()
+        .expect("ran_log rows");
+    let last = rows.last().map(|r| r.0).unwrap_or(after_seq);
+    (
+        versions,
+        rows.into_iter().map(|(_, r, d)| (r, d)).collect(),
+        last,
+    )
+}
+
+/// Puts the version rows where Alembic has them, so that one mismatch does not make every later
+/// step of the graph differ too. Written directly: the table is Alembic's (SPEC section 6).
+fn resync(db: &Path, versions: &[String]) {
+    let mut conn = rusqlite::Connection::open(db).expect("open test.db");
+    let tx = conn.transaction().expect("begin");
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, \
+         CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)); \
+         DELETE FROM alembic_version;",
+    )
+    .expect("clear alembic_version");
+    for v in versions {
+        tx.execute("INSERT INTO alembic_version (version_num) VALUES (?1)", [v])
+            .expect("insert version row");
+    }
+    tx.commit().expect("commit");
+}
+
+/// Runs `cargo-alembic ARGS` in `dir`; (succeeded, what it printed on failure).
+fn run_ours(dir: &Path, args: &[String]) -> (bool, String) {
+    let mut child = Process::new(env!("CARGO_BIN_EXE_cargo-alembic"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start cargo-alembic");
+    // Drain both pipes in threads so a chatty run cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cargo-alembic") {
+            break Some(status);
+        }
+        if started.elapsed() > COMMAND_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let stdout = t_out.join().unwrap_or_default();
+    let stderr = t_err.join().unwrap_or_default();
+    match status {
+        None => (false, format!("TIMED OUT after {COMMAND_TIMEOUT:?}")),
+        Some(s) if s.success() => (true, String::new()),
+        Some(s) => {
+            let code = s.code().map(|c| c.to_string()).unwrap_or("signal".into());
+            let mut msg = format!("exit {code}: {}", stderr.trim());
+            if !stdout.trim().is_empty() {
+                let _ = write!(msg, " [stdout: {}]", stdout.trim());
+            }
+            (false, msg)
+        }
+    }
+}
+
+/// Whether `ran` is an order in which the revisions can run: on upgrade each revision after
+/// every revision of the same run it needs, on downgrade before them.
+fn valid_order(g: &Graph, ran: &[(String, String)]) -> bool {
+    let dirs: BTreeSet<&str> = ran.iter().map(|(_, d)| d.as_str()).collect();
+    if dirs.len() != 1 {
+        return false;
+    }
+    let upgrade = dirs.contains("up");
+    let pos: BTreeMap<&str, usize> = ran
+        .iter()
+        .enumerate()
+        .map(|(i, (r, _))| (r.as_str(), i))
+        .collect();
+    let req = g.requirements();
+    ran.iter().enumerate().all(|(i, (r, _))| {
+        req.get(r)
+            .into_iter()
+            .flatten()
+            .all(|needed| match pos.get(needed.as_str()) {
+                None => true,
+                Some(&j) => {
+                    if upgrade {
+                        j < i
+                    } else {
+                        j > i
+                    }
+                }
+            })
+    })
+}
+
+fn judge(g: &Graph, before: &[String], alembic: &Outcome, ours: &Outcome) -> Verdict {
+    let problem = if alembic.ok != ours.ok {
+        Some(format!(
+            "Alembic {}, we {}",
+            if alembic.ok { "succeeded" } else { "failed" },
+            if ours.ok { "succeeded" } else { "failed" }
+        ))
+    } else if alembic.versions != ours.versions {
+        Some("different version rows".to_string())
+    } else if alembic.ran != ours.ran {
+        let a: BTreeSet<_> = alembic.ran.iter().collect();
+        let o: BTreeSet<_> = ours.ran.iter().collect();
+        if a == o && alembic.ran.len() == ours.ran.len() {
+            if valid_order(g, &ours.ran) {
+                return Verdict::OrderVariant;
+            }
+            Some("same revisions, but in an order that breaks a dependency".to_string())
+        } else {
+            Some("different revisions ran".to_string())
+        }
+    } else {
+        None
+    };
+    match problem {
+        None if !alembic.ok && alembic.crashed => Verdict::AlembicCrashed,
+        None => Verdict::Same,
+        Some(why) => {
+            let view = StepView {
+                before,
+                alembic,
+                ours,
+            };
+            match DELIBERATE.iter().find(|d| (d.applies)(&view)) {
+                Some(d) => Verdict::Deliberate(d.name),
+                None => Verdict::Mismatch(why),
+            }
+        }
+    }
+}
+
+/// Runs `g` through our tool, comparing each step with Alembic's outcome as it goes.
+fn run_graph(
+    g: &Graph,
+    alembic: &[Outcome],
+    dir: &Path,
+    tally: &mut Tally,
+    mismatches: &mut Vec<Mismatch>,
+    log: &mut String,
+    quiet: bool,
+) {
+    let db = write_project(dir, g);
+    let mut seq = 0;
+    let mut before: Vec<String> = Vec::new();
+    let mut t = Tally::default();
+    for (i, (c, a)) in g.commands.iter().zip(alembic).enumerate() {
+        let (ok, error) = run_ours(dir, &c.args());
+        let (versions, ran, last) = read_state(&db, seq);
+        seq = last;
+        let ours = Outcome {
+            ok,
+            error,
+            crashed: false,
+            versions,
+            ran,
+        };
+        t.steps += 1;
+        match judge(g, &before, a, &ours) {
+            Verdict::Same => t.same += 1,
+            Verdict::OrderVariant => {
+                t.order_variants += 1;
+                let _ = writeln!(
+                    log,
+                    "  order variant: {} step {i} `{c}`\n    alembic: {}\n    ours:    {}",
+                    g.name,
+                    a.show(),
+                    ours.show()
+                );
+            }
+            Verdict::AlembicCrashed => {
+                t.alembic_crashes += 1;
+                let _ = writeln!(
+                    log,
+                    "  alembic crashed, we failed cleanly: {} step {i} `{c}`\n    alembic: {}\n    ours:    {}",
+                    g.name,
+                    a.error,
+                    ours.error.trim()
+                );
+            }
+            Verdict::Deliberate(name) => {
+                t.deliberate += 1;
+                let _ = writeln!(
+                    log,
+                    "  deliberate difference '{name}': {} step {i} `{c}`\n    alembic: {}\n    ours:    {}",
+                    g.name,
+                    a.show(),
+                    ours.show()
+                );
+            }
+            Verdict::Mismatch(why) => {
+                t.mismatches += 1;
+                mismatches.push(Mismatch {
+                    graph: g.clone(),
+                    step: i,
+                    before: before.clone(),
+                    alembic: a.clone(),
+                    ours: ours.clone(),
+                    why,
+                });
+            }
+        }
+        if a.versions != ours.versions {
+            resync(&db, &a.versions);
+        }
+        before = a.versions.clone();
+    }
+    tally.steps += t.steps;
+    tally.same += t.same;
+    tally.order_variants += t.order_variants;
+    tally.alembic_crashes += t.alembic_crashes;
+    tally.deliberate += t.deliberate;
+    tally.mismatches += t.mismatches;
+    if quiet {
+        return;
+    }
+    say!(
+        "graph {:<22} {:>3} revisions {:>3} steps: {} same, {} order variants, {} alembic crashes, {} deliberate, {} mismatches",
+        g.name,
+        g.revisions.len(),
+        t.steps,
+        t.same,
+        t.order_variants,
+        t.alembic_crashes,
+        t.deliberate,
+        t.mismatches
+    );
+}
+
+/// The smallest replay of a mismatch: the graph, the version rows the step started from (set
+/// with `stamp`), and the one command.
+fn repro_graph(m: &Mismatch) -> Graph {
+    let mut commands = Vec::new();
+    if !m.before.is_empty() {
+        commands.push(Command::Stamp {
+            targets: m.before.clone(),
+            purge: false,
+        });
+    }
+    commands.push(m.graph.commands[m.step].clone());
+    Graph {
+        name: format!("{}-step{}-repro", m.graph.name, m.step),
+        revisions: m.graph.revisions.clone(),
+        commands,
+    }
+}
+
+fn report(m: &Mismatch, repro: &Graph, reproduced: Option<bool>) -> String {
+    let mut s = String::new();
+    let c = &m.graph.commands[m.step];
+    let _ = writeln!(
+        s,
+        "MISMATCH in graph {} at step {}: `{c}`: {}",
+        m.graph.name, m.step, m.why
+    );
+    let _ = writeln!(s, "  graph:\n{}", m.graph.describe());
+    let _ = writeln!(s, "  alembic: {}", m.alembic.show());
+    let _ = writeln!(s, "  ours:    {}", m.ours.show());
+    let _ = writeln!(
+        s,
+        "  version rows before the step: [{}]",
+        m.before.join(", ")
+    );
+    let steps: Vec<String> = m.graph.commands[..=m.step]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let _ = writeln!(s, "  full sequence up to here: {}", steps.join(" ; "));
+    let cmds: Vec<String> = repro.commands.iter().map(|c| c.to_string()).collect();
+    let _ = writeln!(
+        s,
+        "  minimal reproduction (same graph, from an empty database): {}{}",
+        cmds.join(" ; "),
+        match reproduced {
+            Some(true) => "  [replayed: still differs]",
+            Some(false) => "  [replayed: does NOT differ on its own; use the full sequence]",
+            None => "",
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  as a hand-made graph (tests/support/graphgen.rs):\n{}",
+        m.graph.as_rust()
+    );
+    s
+}
+
+fn keep_dir() -> Option<PathBuf> {
+    std::env::var_os("DIFFERENTIAL_KEEP").map(PathBuf::from)
+}
+
+/// A fresh project folder for one graph: under DIFFERENTIAL_KEEP when set, else temporary.
+fn project_dir(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create project folder");
+    dir
+}
+
+#[test]
+fn differential_against_python_alembic() {
+    let version = match oracle_version() {
+        Ok(v) => v,
+        Err(why) => {
+            assert!(
+                !env_flag("ALEMBIC_TEST_REQUIRE_ALL"),
+                "ALEMBIC_TEST_REQUIRE_ALL=1 but the Alembic oracle is missing: {why}\n\
+                 install it with: {} -m pip install -r tests/requirements.txt",
+                python()
+            );
+            say!(
+                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+                 !!! SKIPPED: the differential test against Python Alembic did NOT run.\n\
+                 !!! {why}\n\
+                 !!! Install the oracle: {} -m pip install -r tests/requirements.txt\n\
+                 !!! (or point ALEMBIC_PYTHON at an interpreter that has it).\n\
+                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+                python()
+            );
+            return;
+        }
+    };
+    if let Some(pinned) = pinned_alembic() {
+        if pinned != version {
+            assert!(
+                !env_flag("ALEMBIC_TEST_REQUIRE_ALL"),
+                "the oracle is Alembic {version}, tests/requirements.txt pins {pinned}"
+            );
+            say!("WARNING: the oracle is Alembic {version}, tests/requirements.txt pins {pinned}");
+        }
+    }
+
+    let seed = std::env::var("DIFFERENTIAL_SEED")
+        .ok()
+        .and_then(|s| {
+            let s = s.trim();
+            match s.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => s.parse().ok(),
+            }
+        })
+        .unwrap_or(DEFAULT_SEED);
+    let only = std::env::var("DIFFERENTIAL_ONLY").ok();
+    let mut graphs = graphgen::all_graphs(seed, RANDOM_GRAPHS, STEPS_PER_RANDOM_GRAPH);
+    if let Some(name) = &only {
+        graphs.retain(|g| &g.name == name);
+        assert!(
+            !graphs.is_empty(),
+            "DIFFERENTIAL_ONLY={name} names no graph"
+        );
+    }
+    say!(
+        "differential: Alembic {version} vs cargo-alembic, seed {seed:#x}, {} graphs",
+        graphs.len()
+    );
+
+    let keep = keep_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let started = Instant::now();
+    let oracle = run_oracle(&graphs, keep.as_deref());
+    say!("differential: oracle ran in {:.1?}", started.elapsed());
+
+    let mut tally = Tally::default();
+    let mut mismatches = Vec::new();
+    let mut log = String::new();
+    for (g, a) in graphs.iter().zip(&oracle) {
+        let dir = project_dir(&root.join("ours"), &g.name);
+        run_graph(g, a, &dir, &mut tally, &mut mismatches, &mut log, false);
+    }
+
+    // Replay each mismatch on its own (up to a bound: one oracle call for all of them), so the
+    // report says whether the two-command reproduction is enough.
+    let repros: Vec<Graph> = mismatches.iter().map(repro_graph).collect();
+    let replayed: Vec<Option<bool>> = if repros.is_empty() {
+        Vec::new()
+    } else {
+        let bounded = &repros[..repros.len().min(DETAILED_REPORTS)];
+        let alembic = run_oracle(bounded, None);
+        let mut out = Vec::new();
+        for (r, a) in bounded.iter().zip(&alembic) {
+            let dir = project_dir(&root.join("repro"), &r.name);
+            let mut t = Tally::default();
+            let mut ms = Vec::new();
+            let mut l = String::new();
+            run_graph(r, a, &dir, &mut t, &mut ms, &mut l, true);
+            out.push(Some(ms.iter().any(|m| m.step + 1 == r.commands.len())));
+        }
+        out
+    };
+
+    if !log.is_empty() {
+        say!("differential: logged differences that pass:\n{log}");
+    }
+    // Every mismatch in full up to a bound, then one line each: a broken build must not bury
+    // the summary under thousands of lines.
+    let mut failure = String::new();
+    for (i, m) in mismatches.iter().enumerate() {
+        if i < DETAILED_REPORTS {
+            failure.push_str(&report(m, &repros[i], replayed.get(i).copied().flatten()));
+            failure.push('\n');
+        } else {
+            let _ = writeln!(
+                failure,
+                "MISMATCH in graph {} at step {}: `{}`: {}",
+                m.graph.name, m.step, m.graph.commands[m.step], m.why
+            );
+        }
+    }
+    say!("{failure}");
+    say!(
+        "differential: {} graphs, {} steps, {} mismatches ({} same, {} order variants, {} alembic crashes, {} deliberate differences) in {:.1?}",
+        graphs.len(),
+        tally.steps,
+        tally.mismatches,
+        tally.same,
+        tally.order_variants,
+        tally.alembic_crashes,
+        tally.deliberate,
+        started.elapsed()
+    );
+    for d in DELIBERATE {
+        say!("  deliberate difference '{}': {}", d.name, d.why);
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches between cargo-alembic and Alembic {version} (details above)",
+        mismatches.len()
+    );
+    if only.is_none() {
+        assert!(
+            graphs.len() >= MIN_GRAPHS && tally.steps >= MIN_STEPS,
+            "the differential run must cover at least {MIN_GRAPHS} graphs and {MIN_STEPS} steps, \
+             it covered {} and {}",
+            graphs.len(),
+            tally.steps
+        );
+    }
+}

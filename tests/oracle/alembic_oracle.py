@@ -1,0 +1,196 @@
+"""Differential-test oracle: runs command sequences through the real Alembic.
+
+Reads one JSON document on stdin:
+
+    {"graphs": [{"name": "g1",
+                 "revisions": [{"id": "a1", "down": [], "labels": ["x"], "depends_on": []}, ...],
+                 "commands": [{"op": "upgrade", "target": "head"},
+                              {"op": "stamp", "targets": ["a1", "b2"], "purge": true}, ...]},
+                ...],
+     "keep_dir": "/optional/folder/to/keep/the/projects/in"}
+
+For each graph it writes an Alembic project (alembic.ini, env.py, one .py file per revision whose
+upgrade()/downgrade() insert a row into ran_log) into a fresh folder, creates the SQLite database
+with the ran_log table (outside Alembic's version control), runs every command in this one
+process through alembic.command, and after each command records: whether it succeeded (or the
+error's class and message), the sorted alembic_version rows, and the ran_log rows that command
+added, in order. Writes {"alembic": VERSION, "graphs": [{"name", "setup_error", "steps": [...]}]}
+on stdout. Everything Alembic prints goes to stderr so stdout stays one JSON document.
+"""
+
+import contextlib
+import io
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import traceback
+
+import alembic
+from alembic import command
+from alembic.config import Config
+
+ENV_PY = '''
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run_migrations_online():
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=None)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
+'''
+
+ALEMBIC_INI = '''[alembic]
+script_location = %(here)s/migrations
+sqlalchemy.url = sqlite:///%(here)s/test.db
+'''
+
+
+def revision_source(rev):
+    """One migration module; repr() keeps ids and labels exact Python literals."""
+
+    def tuple_or_none(items):
+        if not items:
+            return "None"
+        if len(items) == 1:
+            return repr(items[0])
+        return repr(tuple(items))
+
+    rid = rev["id"]
+    return (
+        '"""%s"""\n'
+        "from alembic import op\n\n"
+        "revision = %r\n"
+        "down_revision = %s\n"
+        "branch_labels = %s\n"
+        "depends_on = %s\n\n\n"
+        "def upgrade():\n"
+        "    op.execute(\"INSERT INTO ran_log (rev, direction) VALUES ('%s', 'up')\")\n\n\n"
+        "def downgrade():\n"
+        "    op.execute(\"INSERT INTO ran_log (rev, direction) VALUES ('%s', 'down')\")\n"
+    ) % (
+        rid,
+        rid,
+        tuple_or_none(rev.get("down", [])),
+        tuple_or_none(rev.get("labels", [])),
+        tuple_or_none(rev.get("depends_on", [])),
+        rid,
+        rid,
+    )
+
+
+def write_project(root, graph):
+    versions = os.path.join(root, "migrations", "versions")
+    os.makedirs(versions)
+    with open(os.path.join(root, "alembic.ini"), "w") as f:
+        f.write(ALEMBIC_INI)
+    with open(os.path.join(root, "migrations", "env.py"), "w") as f:
+        f.write(ENV_PY)
+    for i, rev in enumerate(graph["revisions"]):
+        name = "r%03d_%s.py" % (i, rev["id"])
+        with open(os.path.join(versions, name), "w") as f:
+            f.write(revision_source(rev))
+    db = os.path.join(root, "test.db")
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE ran_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "rev TEXT NOT NULL, direction TEXT NOT NULL)"
+    )
+    conn.commit()
+    conn.close()
+    return db
+
+
+def read_state(db, after_seq):
+    conn = sqlite3.connect(db)
+    try:
+        try:
+            versions = sorted(
+                r[0] for r in conn.execute("SELECT version_num FROM alembic_version")
+            )
+        except sqlite3.OperationalError:
+            versions = []  # no version table yet
+        rows = conn.execute(
+            "SELECT seq, rev, direction FROM ran_log WHERE seq > ? ORDER BY seq",
+            (after_seq,),
+        ).fetchall()
+    finally:
+        conn.close()
+    last = rows[-1][0] if rows else after_seq
+    return versions, [[r[1], r[2]] for r in rows], last
+
+
+def run_command(cfg, cmd):
+    op = cmd["op"]
+    if op == "upgrade":
+        command.upgrade(cfg, cmd["target"])
+    elif op == "downgrade":
+        command.downgrade(cfg, cmd["target"])
+    elif op == "stamp":
+        command.stamp(cfg, list(cmd["targets"]), purge=bool(cmd.get("purge", False)))
+    else:
+        raise ValueError("unknown op %r" % op)
+
+
+def run_graph(graph, base_dir):
+    root = tempfile.mkdtemp(prefix="oracle-", dir=base_dir)
+    result = {"name": graph.get("name"), "dir": root, "setup_error": None, "steps": []}
+    try:
+        db = write_project(root, graph)
+    except Exception as e:  # noqa: BLE001 - reported to the Rust side
+        result["setup_error"] = "%s: %s" % (type(e).__name__, e)
+        return result
+    cfg = Config(os.path.join(root, "alembic.ini"), stdout=sys.stderr)
+    seq = 0
+    for cmd in graph["commands"]:
+        step = {"ok": True, "error": None}
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                run_command(cfg, cmd)
+        except Exception as e:  # noqa: BLE001 - every failure is data here
+            step["ok"] = False
+            step["error"] = {
+                "class": type(e).__name__,
+                "module": type(e).__module__,
+                "message": str(e),
+                "command_error": isinstance(e, alembic.util.CommandError),
+                "traceback": traceback.format_exc(limit=-3),
+            }
+        step["versions"], step["ran"], seq = read_state(db, seq)
+        result["steps"].append(step)
+    return result
+
+
+def main():
+    spec = json.load(sys.stdin)
+    keep = spec.get("keep_dir")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        base = keep
+        ctx = contextlib.nullcontext(keep)
+    else:
+        ctx = tempfile.TemporaryDirectory(prefix="alembic-oracle-")
+    with ctx as base:
+        out = {
+            "alembic": alembic.__version__,
+            "graphs": [run_graph(g, base) for g in spec["graphs"]],
+        }
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
