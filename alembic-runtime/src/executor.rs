@@ -12,7 +12,6 @@
 //! (the exception above aside), so the version table never claims a revision whose SQL did
 //! not finish.
 
-use std::path::Path;
 use std::time::Instant;
 
 use alembic_core::plan::{Plan, Step, StepKind};
@@ -48,25 +47,18 @@ impl<'a> Context<'a> {
 /// The folders the scripts were read from, for messages: `a/versions, b/versions`.
 pub(crate) fn locations(scripts: &ScriptDirectory) -> String {
     let mut dirs: Vec<String> = Vec::new();
-    for id in scripts.map().heads() {
-        collect_dir(scripts.script(id).map(|s| s.path.as_path()), &mut dirs);
-    }
-    for id in scripts.map().bases() {
-        collect_dir(scripts.script(id).map(|s| s.path.as_path()), &mut dirs);
+    for script in scripts.scripts() {
+        if let Some(dir) = script.path.parent() {
+            let dir = dir.display().to_string();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
     }
     if dirs.is_empty() {
         "the version locations (no scripts)".to_string()
     } else {
         dirs.join(", ")
-    }
-}
-
-fn collect_dir(path: Option<&Path>, dirs: &mut Vec<String>) {
-    if let Some(dir) = path.and_then(Path::parent) {
-        let dir = dir.display().to_string();
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
     }
 }
 

@@ -64,8 +64,8 @@ impl<'s> Migrator<'s> {
         })
     }
 
-    /// Sets the version table to `targets` without running any SQL. With `purge`, the version
-    /// table is emptied first, so even a database at revisions no script knows can be stamped.
+    /// Sets the version table to `targets` without running any SQL. With `purge`, every row is
+    /// deleted first, so even a database at revisions no script knows can be stamped.
     pub fn stamp(
         &self,
         backend: &mut dyn Backend,
@@ -119,18 +119,14 @@ impl<'s> Migrator<'s> {
             );
         }
 
-        if purge {
-            let sql = format!("DELETE FROM {}", ctx.tables.version_sql());
-            guard
-                .execute(&sql, &[])
-                .map_err(|cause| database("purging the version table", cause))?;
-        }
         let heads = guard
             .read_heads(&ctx.tables)
             .map_err(|cause| database("reading the version table", cause))?;
+        // `stamp --purge` empties the version table whatever it holds, as in Alembic: the
+        // planner deletes every row, known or not.
         let unknown: Vec<String> = heads
             .iter()
-            .filter(|h| self.scripts.script(h).is_none())
+            .filter(|h| !purge && self.scripts.script(h).is_none())
             .cloned()
             .collect();
         if !unknown.is_empty() {
