@@ -1,0 +1,76 @@
+//! `check`: exit 1, with a message saying what is pending, when `upgrade heads` would run
+//! anything; exit 0 when the database is at its heads. (Alembic's `check` compares models with
+//! the database, which needs autogenerate; until then this is `current --check-heads`.)
+
+use alembic_core::plan::{self, Step};
+use alembic_core::source::ScriptDirectory;
+use alembic_runtime::Migrator;
+
+use crate::args::GlobalOpts;
+use crate::error::{CliError, CliResult};
+use crate::output::Printer;
+use crate::project::Project;
+
+/// The steps `upgrade heads` would run from `current`.
+pub fn pending(scripts: &ScriptDirectory, current: &[String]) -> CliResult<Vec<Step>> {
+    Ok(plan::upgrade(scripts.map(), current, "heads")?.steps)
+}
+
+pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let migrator = Migrator::new(&scripts, project.run_options());
+    let mut conn = project.connect()?;
+    let current = conn.current_heads(&migrator)?;
+    let unknown: Vec<&String> = current
+        .iter()
+        .filter(|h| scripts.script(h).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::with_hint(
+            format!(
+                "Database is at revision(s) {} which no script defines",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "check out the code that has their scripts (is this checkout older than the database?)",
+        ));
+    }
+    let steps = pending(&scripts, &current)?;
+    let heads: Vec<&str> = scripts.map().real_heads();
+    if steps.is_empty() {
+        printer.note(&format!(
+            "Database is up to date: at {}.",
+            if heads.is_empty() {
+                "base (there are no revisions)".to_string()
+            } else {
+                heads.join(", ")
+            }
+        ));
+        return Ok(());
+    }
+    let revisions: Vec<&str> = steps.iter().filter_map(Step::revision).collect();
+    Err(CliError::Failed {
+        message: "Database is not on all head revisions".to_string(),
+        details: vec![
+            format!(
+                "current: {}",
+                if current.is_empty() {
+                    "base (empty)".to_string()
+                } else {
+                    current.join(", ")
+                }
+            ),
+            format!("heads: {}", heads.join(", ")),
+            format!(
+                "pending: {} revision(s): {}",
+                revisions.len(),
+                revisions.join(", ")
+            ),
+        ],
+        hint: Some("run `cargo alembic upgrade heads`".to_string()),
+    })
+}

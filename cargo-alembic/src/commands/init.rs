@@ -1,0 +1,249 @@
+//! `cargo alembic init [DIR]`: the migration environment (DIR/, DIR/versions/,
+//! DIR/script.sql.tmpl), alembic.toml, build.rs, and the two dependencies in Cargo.toml.
+//!
+//! Idempotent: what exists is left alone (an existing build.rs gets advice, not an edit), and a
+//! second run says that there was nothing to do. Without a Cargo.toml it creates the migration
+//! environment and alembic.toml only, and says so.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::args::{GlobalOpts, InitArgs};
+use crate::error::{CliError, CliResult};
+use crate::manifest::{self, DependencySpec};
+use crate::output::{display_path, Printer};
+use crate::project;
+use crate::template::DEFAULT_TEMPLATE;
+
+/// The line an application's build.rs needs.
+pub const EMBED_CALL: &str = "alembic_build::embed().expect(\"migrations embedded\");";
+
+pub fn run(global: &GlobalOpts, args: &InitArgs, printer: &Printer) -> CliResult {
+    let cwd = std::env::current_dir().map_err(|e| CliError::io("read", ".", e))?;
+    let package = project::find_package_manifest(global, &cwd)?;
+    let root = match &package {
+        Some(manifest_path) => manifest_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.clone()),
+        None => cwd.clone(),
+    };
+    let script_location = if args.directory.is_absolute() {
+        args.directory
+            .strip_prefix(&root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| args.directory.clone())
+    } else {
+        args.directory.clone()
+    };
+    let location = root.join(&script_location);
+    let mut changed = false;
+
+    for dir in [location.clone(), location.join("versions")] {
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(|e| CliError::io("create", &dir, e))?;
+            printer.done(&format!("Creating directory {}", display_path(&dir)));
+            changed = true;
+        }
+    }
+    let template = location.join("script.sql.tmpl");
+    changed |= write_new(&template, DEFAULT_TEMPLATE, printer)?;
+
+    let manifest_text = match &package {
+        Some(path) => Some(fs::read_to_string(path).map_err(|e| CliError::io("read", path, e))?),
+        None => None,
+    };
+    let package_name = manifest_text.as_deref().and_then(manifest::package_name);
+    let has_metadata_config = manifest_text
+        .as_deref()
+        .is_some_and(|t| t.contains("[package.metadata.alembic]"));
+    let config_path = root.join("alembic.toml");
+    let mut generated_config = false;
+    if !has_metadata_config {
+        let db_name = package_name.as_deref().unwrap_or("app").replace('-', "_");
+        let text = config_text(&script_location, &db_name);
+        generated_config = write_new(&config_path, &text, printer)?;
+        changed |= generated_config;
+    }
+
+    let Some(manifest_path) = package else {
+        printer.note(&format!(
+            "No Cargo.toml found in {} or above: created the migration environment only. To embed \
+             the migrations in an application, run `cargo alembic init` in its package, or add \
+             alembic-runtime to [dependencies], alembic-build to [build-dependencies] and a \
+             build.rs that calls {EMBED_CALL}",
+            cwd.display()
+        ));
+        finish(printer, changed, generated_config, &config_path, &root);
+        return Ok(());
+    };
+    let manifest_text = manifest_text.unwrap_or_default();
+
+    changed |= ensure_build_script(&root, &manifest_text, printer)?;
+
+    let (runtime, build) = dependency_specs();
+    let (new_text, added) =
+        manifest::add_dependencies(&manifest_text, &runtime, &build).map_err(|e| {
+            CliError::with_hint(
+                format!(
+                    "cannot add the dependencies to {}: {e}",
+                    manifest_path.display()
+                ),
+                "fix Cargo.toml (cargo build shows where), then run `cargo alembic init` again",
+            )
+        })?;
+    if !added.is_empty() {
+        fs::write(&manifest_path, new_text)
+            .map_err(|e| CliError::io("write", &manifest_path, e))?;
+        for a in &added {
+            printer.done(&format!(
+                "Adding {} to [{}] of {}",
+                a.name,
+                a.table,
+                display_path(&manifest_path)
+            ));
+        }
+        changed = true;
+    }
+    finish(printer, changed, generated_config, &config_path, &root);
+    Ok(())
+}
+
+fn finish(printer: &Printer, changed: bool, generated_config: bool, config: &Path, root: &Path) {
+    if !changed {
+        printer.note(&format!(
+            "Nothing to do: {} is already set up for cargo-alembic.",
+            display_path(root)
+        ));
+    } else if generated_config {
+        printer.note(&format!(
+            "Please edit configuration/connection settings in {} before proceeding.",
+            display_path(config)
+        ));
+    }
+}
+
+/// Writes `text` to `path` unless the file exists. `true` when it was written.
+fn write_new(path: &Path, text: &str, printer: &Printer) -> CliResult<bool> {
+    if path.exists() {
+        return Ok(false);
+    }
+    fs::write(path, text).map_err(|e| CliError::io("write", path, e))?;
+    printer.done(&format!("Generating {}", display_path(path)));
+    Ok(true)
+}
+
+/// Creates build.rs, or advises how to change an existing one. `true` when a file was written.
+fn ensure_build_script(root: &Path, manifest_text: &str, printer: &Printer) -> CliResult<bool> {
+    let build_rs: PathBuf = root.join(
+        manifest::declared_build_script(manifest_text).unwrap_or_else(|| "build.rs".to_string()),
+    );
+    match fs::read_to_string(&build_rs) {
+        Ok(existing) if existing.contains("alembic_build") => Ok(false),
+        Ok(_) => {
+            printer.note(&format!(
+                "{} exists: add this line to its fn main() so that the migrations are checked \
+                 and embedded at build time:\n    {EMBED_CALL}",
+                display_path(&build_rs)
+            ));
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = format!(
+                "// Checks migrations/versions and embeds it into the binary (cargo-alembic).\n\
+                 fn main() {{\n    {EMBED_CALL}\n}}\n"
+            );
+            write_new(&build_rs, &text, printer)
+        }
+        Err(e) => Err(CliError::io("read", &build_rs, e)),
+    }
+}
+
+/// How `init` writes the two dependencies: this tool's version, plus the path of the crates'
+/// sources when this binary was built from a checkout that still exists (the crates are not on
+/// a registry yet, and a path dependency makes the scaffolded package build as is).
+fn dependency_specs() -> (DependencySpec, DependencySpec) {
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let spec = |crate_dir: &str| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(crate_dir);
+        let path = source
+            .join("Cargo.toml")
+            .is_file()
+            .then(|| fs::canonicalize(&source).ok())
+            .flatten()
+            .map(|p| p.display().to_string());
+        DependencySpec {
+            version: version.clone(),
+            path,
+        }
+    };
+    (spec("alembic-runtime"), spec("alembic-build"))
+}
+
+/// The alembic.toml `init` writes: every key, documented, the optional ones commented out.
+pub fn config_text(script_location: &Path, db_name: &str) -> String {
+    let location = script_location.display().to_string().replace('\\', "/");
+    let location = toml_edit::Value::from(location.as_str()).to_string();
+    format!(
+        r#"# cargo-alembic configuration (Alembic's alembic.ini). Relative paths, including a SQLite
+# file in `url`, are relative to this file's folder.
+
+[alembic]
+# Folder holding script.sql.tmpl and versions/.
+script_location = {location}
+
+# The database. --url and the DATABASE_URL environment variable override it. Forms:
+# sqlite:///relative.db, sqlite:////absolute/path.db, postgresql://user:pass@host:5432/db,
+# mysql://user:pass@host:3306/db.
+url = "sqlite:///./{db_name}.db"
+
+# Folders holding revision scripts (default: <script_location>/versions).
+# version_locations = ["migrations/versions"]
+
+# File name of new revisions, without .sql: %(rev)s, %(slug)s, %(year)d, %(month).2d,
+# %(day).2d, %(hour).2d, %(minute).2d, %(second).2d, %(epoch)s.
+# file_template = "%(rev)s_%(slug)s"
+
+# Longest slug made from a revision's message.
+# truncate_slug_length = 40
+
+# Name and schema of the version table.
+# version_table = "alembic_version"
+# version_table_schema = "public"
+
+# false: one transaction for the whole run (Alembic's default); true: one per revision.
+# transaction_per_migration = false
+
+# Time zone of the Create Date of new revisions (default: local time).
+# timezone = "UTC"
+
+# Back the database up before every upgrade (as --backup).
+# backup = false
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_text_is_valid_toml_with_the_location() {
+        let text = config_text(Path::new("db/migrations"), "promptpilot");
+        let doc: toml_edit::DocumentMut = text.parse().expect("valid TOML");
+        assert_eq!(
+            doc["alembic"]["script_location"].as_str(),
+            Some("db/migrations")
+        );
+        assert_eq!(
+            doc["alembic"]["url"].as_str(),
+            Some("sqlite:///./promptpilot.db")
+        );
+        // Windows-style and quote-bearing paths stay valid TOML.
+        let text = config_text(Path::new("we\"ird"), "x");
+        let doc: toml_edit::DocumentMut = text.parse().expect("valid TOML");
+        assert_eq!(doc["alembic"]["script_location"].as_str(), Some("we\"ird"));
+    }
+}

@@ -1,0 +1,225 @@
+//! The read commands: `current`, `history`, `heads`, `branches`, `show`. They print Alembic's
+//! lines (see [`crate::output`]); `--json` gives the same facts for machines. Only `current`,
+//! `show current` and `history` with `--indicate-current` or a `current` range connect, and
+//! they only read (no lock, no table created).
+
+use alembic_core::source::ScriptDirectory;
+use alembic_core::target;
+use alembic_core::Script;
+use alembic_runtime::Migrator;
+use serde_json::{json, Value};
+
+use crate::args::{GlobalOpts, HeadsArgs, HistoryArgs, ReadArgs, ShowArgs};
+use crate::error::{CliError, CliResult};
+use crate::output::{LineStyle, Printer, RevView};
+use crate::project::Project;
+
+/// The database's heads, each known to the scripts.
+fn database_heads(project: &Project, scripts: &ScriptDirectory) -> CliResult<Vec<String>> {
+    let migrator = Migrator::new(scripts, project.run_options());
+    let mut conn = project.connect()?;
+    let heads = conn.current_heads(&migrator)?;
+    let unknown: Vec<&String> = heads
+        .iter()
+        .filter(|h| scripts.script(h).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::with_hint(
+            format!(
+                "Can't locate revision identified by '{}': the database is at a revision none of \
+                 the scripts define",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "check out the code that has its script (is this checkout older than the database?)",
+        ));
+    }
+    Ok(heads)
+}
+
+fn script<'a>(scripts: &'a ScriptDirectory, id: &str) -> CliResult<&'a Script> {
+    scripts
+        .script(id)
+        .ok_or_else(|| CliError::failed(format!("Can't locate revision identified by '{id}'")))
+}
+
+pub fn current(global: &GlobalOpts, args: &ReadArgs, printer: &Printer) -> CliResult {
+    let verbose = global.verbose > 0;
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let url = project.require_url()?.masked();
+    let heads = database_heads(&project, &scripts)?;
+    let views = heads
+        .iter()
+        .map(|h| Ok(RevView::new(&scripts, script(&scripts, h)?)))
+        .collect::<CliResult<Vec<_>>>()?;
+    if args.json {
+        let at_heads = crate::commands::check::pending(&scripts, &heads)?.is_empty();
+        printer.json(&json!({
+            "url": url,
+            "current": views.iter().map(RevView::json).collect::<Vec<_>>(),
+            "at_heads": at_heads,
+        }));
+        return Ok(());
+    }
+    if verbose {
+        printer.out(&format!("Current revision(s) for {url}:"));
+    }
+    for view in views {
+        printer.out(&if verbose {
+            view.entry()
+        } else {
+            view.line(LineStyle::CURRENT)
+        });
+    }
+    Ok(())
+}
+
+pub fn history(global: &GlobalOpts, args: &HistoryArgs, printer: &Printer) -> CliResult {
+    let verbose = global.verbose > 0;
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let range = args.rev_range.as_deref();
+    if let Some(r) = range {
+        if !r.contains(':') {
+            return Err(CliError::Usage(format!(
+                "History range requires [start]:[end], [start]:, or :[end]; got '{r}'"
+            )));
+        }
+    }
+    let needs_db = args.indicate_current
+        || range.is_some_and(|r| r.split(':').any(|end| end.trim() == "current"));
+    let current = if needs_db {
+        database_heads(&project, &scripts)?
+    } else {
+        Vec::new()
+    };
+    let revisions = scripts.map().history(range, &current)?;
+    let mut views = Vec::with_capacity(revisions.len());
+    for r in revisions {
+        let view = RevView::new(&scripts, script(&scripts, &r.id)?);
+        views.push(if args.indicate_current {
+            view.with_current(&current)
+        } else {
+            view
+        });
+    }
+    if args.json {
+        printer.json(&Value::Array(views.iter().map(RevView::json).collect()));
+        return Ok(());
+    }
+    for view in views {
+        printer.out(&if verbose {
+            view.entry()
+        } else {
+            view.line(LineStyle::HISTORY)
+        });
+    }
+    Ok(())
+}
+
+pub fn heads(global: &GlobalOpts, args: &HeadsArgs, printer: &Printer) -> CliResult {
+    let verbose = global.verbose > 0;
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let map = scripts.map();
+    let ids = if args.resolve_dependencies {
+        map.real_heads()
+    } else {
+        map.heads()
+    };
+    let views = ids
+        .iter()
+        .map(|id| Ok(RevView::new(&scripts, script(&scripts, id)?)))
+        .collect::<CliResult<Vec<_>>>()?;
+    if args.json {
+        printer.json(&Value::Array(views.iter().map(RevView::json).collect()));
+        return Ok(());
+    }
+    for view in views {
+        printer.out(&if verbose {
+            view.entry()
+        } else {
+            view.line(LineStyle::HEADS)
+        });
+    }
+    Ok(())
+}
+
+pub fn branches(global: &GlobalOpts, args: &ReadArgs, printer: &Printer) -> CliResult {
+    let verbose = global.verbose > 0;
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let map = scripts.map();
+    let mut json_out = Vec::new();
+    for r in map.history(None, &[])? {
+        if !map.is_branch_point(&r.id) {
+            continue;
+        }
+        let view = RevView::new(&scripts, script(&scripts, &r.id)?);
+        let children = view
+            .children
+            .iter()
+            .map(|c| Ok(RevView::new(&scripts, script(&scripts, c)?)))
+            .collect::<CliResult<Vec<_>>>()?;
+        if args.json {
+            let mut v = view.json();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert(
+                    "branches_into".to_string(),
+                    Value::Array(children.iter().map(RevView::json).collect()),
+                );
+            }
+            json_out.push(v);
+            continue;
+        }
+        let head = if verbose {
+            view.entry()
+        } else {
+            view.line(LineStyle::BRANCH_POINT)
+        };
+        let pad = " ".repeat(r.id.len());
+        let child_style = LineStyle {
+            include_branches: true,
+            include_doc: verbose,
+            include_parents: false,
+            tree_indicators: true,
+        };
+        let lines: Vec<String> = children
+            .iter()
+            .map(|c| format!("{pad} -> {}", c.line(child_style)))
+            .collect();
+        printer.out(&format!("{head}\n{}\n", lines.join("\n")));
+    }
+    if args.json {
+        printer.json(&Value::Array(json_out));
+    }
+    Ok(())
+}
+
+pub fn show(global: &GlobalOpts, args: &ShowArgs, printer: &Printer) -> CliResult {
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let mut views = Vec::new();
+    for rev in &args.revisions {
+        let ids = if rev == "current" {
+            database_heads(&project, &scripts)?
+        } else {
+            target::resolve(scripts.map(), rev, &[])?
+        };
+        for id in ids {
+            views.push(RevView::new(&scripts, script(&scripts, &id)?));
+        }
+    }
+    if args.json {
+        printer.json(&Value::Array(views.iter().map(RevView::json).collect()));
+        return Ok(());
+    }
+    for view in views {
+        printer.out(&view.entry());
+    }
+    Ok(())
+}

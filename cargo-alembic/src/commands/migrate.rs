@@ -1,0 +1,132 @@
+//! `upgrade`, `downgrade` and `stamp`: online through `alembic_runtime::Migrator` (the one
+//! executor, with its lock, transactions and history rows), offline (`--sql`) by planning with
+//! `alembic_core::plan` and printing the runtime's `offline_sql`, without connecting.
+
+use alembic_core::plan::{self, Plan};
+use alembic_core::source::ScriptDirectory;
+use alembic_core::target;
+use alembic_runtime::Migrator;
+
+use crate::args::{GlobalOpts, StampArgs, UpgradeArgs};
+use crate::commands::backup;
+use crate::error::{CliError, CliResult};
+use crate::output::Printer;
+use crate::project::Project;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
+}
+
+pub fn upgrade(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer) -> CliResult {
+    migrate(global, args, printer, Way::Up)
+}
+
+pub fn downgrade(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer) -> CliResult {
+    migrate(global, args, printer, Way::Down)
+}
+
+fn migrate(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer, way: Way) -> CliResult {
+    let range = target::split_range(&args.revision);
+    if range.is_some() && !args.sql {
+        return Err(CliError::Usage(format!(
+            "Range revision not allowed: {} (FROM:TO ranges are for --sql)",
+            args.revision
+        )));
+    }
+    if way == Way::Down && args.sql && range.is_none() {
+        return Err(CliError::Usage(
+            "downgrade with --sql requires <fromrev>:<torev>".to_string(),
+        ));
+    }
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let migrator = Migrator::new(&scripts, project.run_options());
+
+    if args.sql {
+        let (from, to) = range.unwrap_or(("", args.revision.as_str()));
+        let from_heads = offline_start(&scripts, from)?;
+        let plan = match way {
+            Way::Up => plan::upgrade(scripts.map(), &from_heads, to)?,
+            Way::Down => plan::downgrade(scripts.map(), &from_heads, to)?,
+        };
+        return print_sql(&project, &migrator, &plan, printer);
+    }
+
+    if args.backup || project.config.backup {
+        backup::run(&project, printer)?;
+    }
+    let mut conn = project.connect()?;
+    let report = conn.with_backend(|backend| match way {
+        Way::Up => migrator.upgrade(backend, &args.revision),
+        Way::Down => migrator.downgrade(backend, &args.revision),
+    })?;
+    log::info!("{report}");
+    Ok(())
+}
+
+pub fn stamp(global: &GlobalOpts, args: &StampArgs, printer: &Printer) -> CliResult {
+    let project = Project::load(global)?;
+    let scripts = project.scripts()?;
+    let migrator = Migrator::new(&scripts, project.run_options());
+    if args.sql {
+        // Alembic: each target may carry the same `FROM:` prefix; one starting point per run.
+        let mut start: Option<&str> = None;
+        let mut targets = Vec::new();
+        for rev in &args.revisions {
+            let to = match target::split_range(rev) {
+                Some((from, to)) => {
+                    match start {
+                        Some(s) if s != from => {
+                            return Err(CliError::Usage(
+                                "Stamp operation with --sql only supports a single starting \
+                                 revision at a time"
+                                    .to_string(),
+                            ))
+                        }
+                        _ => start = Some(from),
+                    }
+                    to
+                }
+                None => rev.as_str(),
+            };
+            targets.push(to.to_string());
+        }
+        let from_heads = offline_start(&scripts, start.unwrap_or(""))?;
+        let plan = plan::stamp(scripts.map(), &from_heads, &targets, args.purge)?;
+        return print_sql(&project, &migrator, &plan, printer);
+    }
+    if let Some(range) = args.revisions.iter().find(|r| r.contains(':')) {
+        return Err(CliError::Usage(format!(
+            "Range revision not allowed: {range} (FROM:TO ranges are for --sql)"
+        )));
+    }
+    let mut conn = project.connect()?;
+    let report =
+        conn.with_backend(|backend| migrator.stamp(backend, &args.revisions, args.purge))?;
+    log::info!("{report}");
+    Ok(())
+}
+
+/// The heads an offline script starts from: none (an empty database) when `from` is empty or
+/// `base`, else what `from` resolves to.
+fn offline_start(scripts: &ScriptDirectory, from: &str) -> CliResult<Vec<String>> {
+    if from.is_empty() || from == "base" {
+        return Ok(Vec::new());
+    }
+    Ok(target::resolve(scripts.map(), from, &[])?)
+}
+
+fn print_sql(
+    project: &Project,
+    migrator: &Migrator<'_>,
+    plan: &Plan,
+    printer: &Printer,
+) -> CliResult {
+    let dialect = project.require_url()?.dialect();
+    log::info!("Generating static SQL for {dialect}");
+    let sql = migrator.offline_sql(dialect, plan)?;
+    printer.out_raw(&sql);
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Everything the commands print, in one place: results on stdout in Alembic's formats, status
+//! lines (`Generating ... done`), machine output (`--json`), and progress on stderr.
+//!
+//! The revision lines follow Alembic's `Script.cmd_format` / `log_entry`, so that a user (or a
+//! script that greps) sees what `alembic history`, `heads`, `current` and `show` print.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use alembic_core::source::ScriptDirectory;
+use alembic_core::Script;
+use serde_json::{json, Value};
+
+/// Where results and messages go; `-q` silences everything but results.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub quiet: bool,
+}
+
+impl Printer {
+    /// A result line on stdout (never silenced). A closed pipe (`| head`) is not an error.
+    pub fn out(&self, text: &str) {
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+    }
+
+    /// Text on stdout exactly as given (no newline added).
+    pub fn out_raw(&self, text: &str) {
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    /// A message for the user on stdout (advice, "Nothing to do"), silenced by `-q`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            self.out(text);
+        }
+    }
+
+    /// Alembic's status line: `Generating /path/file ...  done`, silenced by `-q`.
+    pub fn done(&self, what: &str) {
+        self.note(&format!("{what} ...  done"));
+    }
+
+    /// Pretty JSON on stdout.
+    pub fn json(&self, value: &Value) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_string());
+        self.out(&text);
+    }
+}
+
+/// How much of a revision line to show, as Alembic's `cmd_format` arguments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineStyle {
+    pub include_branches: bool,
+    pub include_doc: bool,
+    pub include_parents: bool,
+    pub tree_indicators: bool,
+}
+
+impl LineStyle {
+    /// `alembic current`: `ID (head)`.
+    pub const CURRENT: LineStyle = LineStyle {
+        include_branches: false,
+        include_doc: false,
+        include_parents: false,
+        tree_indicators: true,
+    };
+    /// `alembic heads`: `ID (label) (head)`.
+    pub const HEADS: LineStyle = LineStyle {
+        include_branches: true,
+        include_doc: false,
+        include_parents: false,
+        tree_indicators: false,
+    };
+    /// `alembic history`: `DOWN (DEPS) -> ID (label) (head) (branchpoint), message`.
+    pub const HISTORY: LineStyle = LineStyle {
+        include_branches: true,
+        include_doc: true,
+        include_parents: true,
+        tree_indicators: true,
+    };
+    /// `alembic branches`: the branch point's own line.
+    pub const BRANCH_POINT: LineStyle = LineStyle {
+        include_branches: true,
+        include_doc: false,
+        include_parents: false,
+        tree_indicators: true,
+    };
+}
+
+/// One revision with the graph facts Alembic's formats need.
+pub struct RevView<'a> {
+    pub script: &'a Script,
+    /// Revisions that list this one in `Revises`.
+    pub children: Vec<&'a str>,
+    /// Revisions that list this one only in `Depends On`.
+    pub dependents: Vec<&'a str>,
+    /// Declared and inherited labels.
+    pub labels: Vec<&'a str>,
+    /// `Some(true)` marks it `(current)`; `None` when the database was not asked.
+    pub current: Option<bool>,
+}
+
+impl<'a> RevView<'a> {
+    pub fn new(dir: &'a ScriptDirectory, script: &'a Script) -> Self {
+        let map = dir.map();
+        let id = script.revision.id.as_str();
+        RevView {
+            script,
+            children: map.children(id),
+            dependents: map.dependents(id),
+            labels: map.labels(id),
+            current: None,
+        }
+    }
+
+    pub fn with_current(mut self, current: &[String]) -> Self {
+        self.current = Some(current.iter().any(|c| *c == self.script.revision.id));
+        self
+    }
+
+    fn id(&self) -> &str {
+        &self.script.revision.id
+    }
+
+    /// No revision revises it (it may still be depended on: an "effective head").
+    pub fn is_head(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Nothing revises or depends on it.
+    pub fn is_real_head(&self) -> bool {
+        self.children.is_empty() && self.dependents.is_empty()
+    }
+
+    pub fn is_branch_point(&self) -> bool {
+        self.children.len() > 1
+    }
+
+    pub fn is_merge_point(&self) -> bool {
+        self.script.revision.down_revisions.len() > 1
+    }
+
+    fn is_current(&self) -> bool {
+        self.current == Some(true)
+    }
+
+    /// `<base>` or the down revisions, comma-separated.
+    fn down_text(&self) -> String {
+        let down = &self.script.revision.down_revisions;
+        if down.is_empty() {
+            "<base>".to_string()
+        } else {
+            down.join(", ")
+        }
+    }
+
+    /// One line, as Alembic's `_head_only` (non-verbose `cmd_format`).
+    pub fn line(&self, style: LineStyle) -> String {
+        let mut text = self.id().to_string();
+        if style.include_parents {
+            let deps = &self.script.revision.depends_on;
+            text = if deps.is_empty() {
+                format!("{} -> {text}", self.down_text())
+            } else {
+                format!("{} ({}) -> {text}", self.down_text(), deps.join(", "))
+            };
+        }
+        if style.include_branches && !self.labels.is_empty() {
+            text.push_str(&format!(" ({})", self.labels.join(", ")));
+        }
+        if self.is_real_head() {
+            text.push_str(" (head)");
+        } else if self.is_head() {
+            text.push_str(" (effective head)");
+        }
+        if self.is_current() {
+            text.push_str(" (current)");
+        }
+        if style.tree_indicators {
+            if self.is_branch_point() {
+                text.push_str(" (branchpoint)");
+            }
+            if self.is_merge_point() {
+                text.push_str(" (mergepoint)");
+            }
+        }
+        if style.include_doc {
+            text.push_str(&format!(", {}", self.script.message));
+        }
+        text
+    }
+
+    /// The verbose form, as Alembic's `log_entry`; ends with a newline.
+    pub fn entry(&self) -> String {
+        let mut entry = format!("Rev: {}", self.id());
+        if self.is_head() {
+            entry.push_str(" (head)");
+        }
+        if self.is_branch_point() {
+            entry.push_str(" (branchpoint)");
+        }
+        if self.is_merge_point() {
+            entry.push_str(" (mergepoint)");
+        }
+        if self.is_current() {
+            entry.push_str(" (current)");
+        }
+        entry.push('\n');
+        let label = if self.is_merge_point() {
+            "Merges"
+        } else {
+            "Parent"
+        };
+        entry.push_str(&format!("{label}: {}\n", self.down_text()));
+        let deps = &self.script.revision.depends_on;
+        if !deps.is_empty() {
+            entry.push_str(&format!("Also depends on: {}\n", deps.join(", ")));
+        }
+        if self.is_branch_point() {
+            entry.push_str(&format!("Branches into: {}\n", self.children.join(", ")));
+        }
+        if !self.labels.is_empty() {
+            entry.push_str(&format!("Branch names: {}\n", self.labels.join(", ")));
+        }
+        entry.push_str(&format!("Path: {}\n", self.script.path.display()));
+        entry.push('\n');
+        let doc: Vec<String> = long_doc(self.script)
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect();
+        entry.push_str(&doc.join("\n"));
+        entry.push('\n');
+        entry
+    }
+
+    /// Machine output for `--json`.
+    pub fn json(&self) -> Value {
+        let r = &self.script.revision;
+        let mut v = json!({
+            "revision": r.id,
+            "down_revisions": r.down_revisions,
+            "depends_on": r.depends_on,
+            "branch_labels": self.labels,
+            "message": self.script.message,
+            "create_date": self.script.create_date,
+            "path": self.script.path.display().to_string(),
+            "checksum": self.script.checksum.to_string(),
+            "is_head": self.is_head(),
+            "is_branch_point": self.is_branch_point(),
+            "is_merge_point": self.is_merge_point(),
+            "children": self.children,
+        });
+        if let (Some(current), Some(obj)) = (self.current, v.as_object_mut()) {
+            obj.insert("is_current".to_string(), Value::Bool(current));
+        }
+        v
+    }
+}
+
+/// The header comment block of a script without its `--` markers: Alembic's `longdoc` (the
+/// module docstring). Read again from the file, since only verbose output needs it; a file that
+/// cannot be read falls back to the message.
+pub fn long_doc(script: &Script) -> String {
+    match std::fs::read(&script.path) {
+        Ok(bytes) => header_text(&String::from_utf8_lossy(&bytes)),
+        Err(_) => script.message.clone(),
+    }
+}
+
+fn header_text(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| l.trim_start().starts_with("--") && !is_section_marker(l))
+        .map(|l| {
+            let rest = l.trim_start().trim_start_matches("--");
+            rest.strip_prefix(' ').unwrap_or(rest)
+        })
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
+fn is_section_marker(line: &str) -> bool {
+    let t = line.trim();
+    t == "-- +upgrade" || t == "-- +downgrade"
+}
+
+/// A path for messages: as given when relative, otherwise absolute (Alembic prints absolute
+/// paths in its status lines).
+pub fn display_path(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_strips_markers_and_stops_at_the_body() {
+        let text = "-- Add indexes\n--\n-- Revision ID: b2\n-- Revises: a1\n-- Create Date: 2025-08-23 10:30:00.000000\n\n-- +upgrade\nSELECT 1;\n";
+        assert_eq!(
+            header_text(text),
+            "Add indexes\n\nRevision ID: b2\nRevises: a1\nCreate Date: 2025-08-23 10:30:00.000000"
+        );
+        assert_eq!(
+            header_text("-- m\r\n-- Revision ID: x\r\n-- +upgrade\r\n"),
+            "m\nRevision ID: x"
+        );
+    }
+}
