@@ -706,7 +706,7 @@ fn relative_and_prefix_targets() {
     let p = linear_project();
     p.ok(&["upgrade", "+1"]);
     assert_eq!(heads_in(&p.db()), strings(&["a1"]));
-    p.ok(&["upgrade", "c"]); // unique prefix of c3
+    p.ok(&["upgrade", "c3"]);
     assert_eq!(heads_in(&p.db()), strings(&["c3"]));
     p.ok(&["downgrade", "-2"]);
     assert_eq!(heads_in(&p.db()), strings(&["a1"]));
@@ -717,6 +717,23 @@ fn relative_and_prefix_targets() {
     p.ok(&["upgrade", "head"]);
     p.ok(&["upgrade", "head"]);
     assert_eq!(heads_in(&p.db()), strings(&["c3"]));
+}
+
+#[test]
+fn id_prefixes_resolve_as_in_alembic() {
+    // Alembic matches a prefix only against ids longer than 3 characters
+    let p = Project::new();
+    p.revision("1111aaaa", "", "SELECT 1;", Some("SELECT 1;"));
+    p.revision("2222bbbb", "1111aaaa", "SELECT 1;", Some("SELECT 1;"));
+    p.revision("x9", "2222bbbb", "SELECT 1;", Some("SELECT 1;"));
+    p.ok(&["upgrade", "22"]);
+    assert_eq!(heads_in(&p.db()), strings(&["2222bbbb"]));
+    let show = p.ok(&["show", "1111"]);
+    assert!(show.stdout.contains("Rev: 1111aaaa"), "{}", show.stdout);
+    // "x" is not a prefix match for the 2-character id x9 (Alembic: no such revision)
+    let r = p.run(&["upgrade", "x"]);
+    r.expect_code(1, "upgrade x (prefix of a short id)");
+    assert_eq!(heads_in(&p.db()), strings(&["2222bbbb"]));
 }
 
 #[test]
