@@ -155,12 +155,12 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A duration the way a reader compares them: milliseconds below ten seconds.
+/// A duration the way a reader compares them: milliseconds below one second.
 pub fn human(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 10.0 {
         format!("{ms:.2} ms")
-    } else if ms < 10_000.0 {
+    } else if ms < 1_000.0 {
         format!("{ms:.1} ms")
     } else {
         format!("{:.2} s", d.as_secs_f64())
@@ -241,5 +241,6 @@ mod tests {
         assert_eq!(human(Duration::from_micros(1_500)), "1.50 ms");
         assert_eq!(human(Duration::from_millis(250)), "250.0 ms");
         assert_eq!(human(Duration::from_secs(12)), "12.00 s");
+        assert_eq!(human(Duration::from_millis(1_500)), "1.50 s");
     }
 }
