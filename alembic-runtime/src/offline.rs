@@ -39,11 +39,11 @@ pub fn offline_sql(
     let mut chain = ChainedChecksums::new(scripts);
     let mut out = Output::default();
 
-    if transactional {
-        out.begin();
-    }
     // Like Alembic: a range that starts from a revision assumes the tables exist.
     if plan.heads_before.is_empty() {
+        if transactional {
+            out.begin();
+        }
         out.statement(&ctx.tables.create_version_table());
         out.statement(&ctx.tables.create_history_table());
     }
