@@ -300,6 +300,130 @@ pub fn display_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alembic_core::{Checksum, Revision};
+    use std::path::PathBuf;
+
+    fn script(id: &str, down: &[&str], labels: &[&str], deps: &[&str], message: &str) -> Script {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Script {
+            revision: Revision {
+                id: id.to_string(),
+                down_revisions: list(down),
+                branch_labels: list(labels),
+                depends_on: list(deps),
+            },
+            message: message.to_string(),
+            create_date: None,
+            transactional: true,
+            upgrade_sql: String::new(),
+            downgrade_sql: None,
+            checksum: Checksum::of_file_bytes(id.as_bytes()),
+            path: PathBuf::from(format!("/nonexistent/{id}.sql")),
+            id_line: 3,
+        }
+    }
+
+    /// The graph built with Python Alembic 1.20.1 in a scratch project (files in name order).
+    fn alembic_graph() -> ScriptDirectory {
+        ScriptDirectory::from_scripts(vec![
+            script("a1", &[], &[], &[], "Initial migration"),
+            script("b2", &["a1"], &[], &[], "add indexes"),
+            script("base2", &[], &[], &[], "second base"),
+            script("c3b", &["a1"], &["feat"], &[], "feature two"),
+            script("d4", &["c3b"], &[], &["b2"], "dep on b2"),
+            script("d5", &["e4a193614c6e"], &[], &["feat"], "dep2"),
+            script("dd9", &[], &[], &["base2"], "dep on b"),
+            script("e4a193614c6e", &["b2"], &[], &[], "x"),
+            script("m1", &["d4", "d5"], &[], &[], "merge them"),
+        ])
+        .expect("valid graph")
+    }
+
+    fn view<'a>(dir: &'a ScriptDirectory, id: &str) -> RevView<'a> {
+        RevView::new(dir, dir.script(id).expect("known id"))
+    }
+
+    #[test]
+    fn history_lines_match_alembic() {
+        let dir = alembic_graph();
+        // `alembic history` output, line for line.
+        let expected = [
+            ("dd9", "<base> (base2) -> dd9 (head), dep on b"),
+            ("base2", "<base> -> base2 (effective head), second base"),
+            ("m1", "d4, d5 -> m1 (feat) (head) (mergepoint), merge them"),
+            ("d4", "c3b (b2) -> d4 (feat), dep on b2"),
+            ("d5", "e4a193614c6e (feat) -> d5, dep2"),
+            ("e4a193614c6e", "b2 -> e4a193614c6e, x"),
+            ("c3b", "a1 -> c3b (feat), feature two"),
+            ("b2", "a1 -> b2, add indexes"),
+            ("a1", "<base> -> a1 (branchpoint), Initial migration"),
+        ];
+        for (id, line) in expected {
+            assert_eq!(view(&dir, id).line(LineStyle::HISTORY), line);
+        }
+    }
+
+    #[test]
+    fn heads_and_current_lines_match_alembic() {
+        let dir = alembic_graph();
+        assert_eq!(
+            view(&dir, "base2").line(LineStyle::HEADS),
+            "base2 (effective head)"
+        );
+        assert_eq!(view(&dir, "dd9").line(LineStyle::HEADS), "dd9 (head)");
+        assert_eq!(view(&dir, "m1").line(LineStyle::HEADS), "m1 (feat) (head)");
+        assert_eq!(
+            view(&dir, "m1").line(LineStyle::CURRENT),
+            "m1 (head) (mergepoint)"
+        );
+        assert_eq!(
+            view(&dir, "a1").line(LineStyle::CURRENT),
+            "a1 (branchpoint)"
+        );
+        assert_eq!(view(&dir, "b2").line(LineStyle::CURRENT), "b2");
+        let current = vec!["e4a193614c6e".to_string(), "c3b".to_string()];
+        assert_eq!(
+            view(&dir, "c3b")
+                .with_current(&current)
+                .line(LineStyle::HISTORY),
+            "a1 -> c3b (feat) (current), feature two"
+        );
+        assert_eq!(
+            view(&dir, "b2")
+                .with_current(&current)
+                .line(LineStyle::HISTORY),
+            "a1 -> b2, add indexes"
+        );
+    }
+
+    #[test]
+    fn verbose_entries_match_alembic() {
+        let dir = alembic_graph();
+        assert_eq!(
+            view(&dir, "m1").entry(),
+            "Rev: m1 (head) (mergepoint)\nMerges: d4, d5\nBranch names: feat\nPath: /nonexistent/m1.sql\n\n    merge them\n"
+        );
+        assert_eq!(
+            view(&dir, "d5").entry(),
+            "Rev: d5\nParent: e4a193614c6e\nAlso depends on: feat\nPath: /nonexistent/d5.sql\n\n    dep2\n"
+        );
+        assert_eq!(
+            view(&dir, "a1").entry(),
+            "Rev: a1 (branchpoint)\nParent: <base>\nBranches into: b2, c3b\nPath: /nonexistent/a1.sql\n\n    Initial migration\n"
+        );
+    }
+
+    #[test]
+    fn json_carries_the_graph_facts() {
+        let dir = alembic_graph();
+        let v = view(&dir, "m1").with_current(&["m1".to_string()]).json();
+        assert_eq!(v["revision"], "m1");
+        assert_eq!(v["down_revisions"], json!(["d4", "d5"]));
+        assert_eq!(v["branch_labels"], json!(["feat"]));
+        assert_eq!(v["is_merge_point"], true);
+        assert_eq!(v["is_current"], true);
+        assert!(view(&dir, "b2").json().get("is_current").is_none());
+    }
 
     #[test]
     fn header_text_strips_markers_and_stops_at_the_body() {
