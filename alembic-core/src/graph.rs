@@ -763,9 +763,10 @@ impl RevisionMap {
         let lower = pick(base, "base");
         let r = Resolver::new(self);
         let sel = collect_upgrade(&r, upper, lower, true, false, false)?;
-        Ok(topological_sort(self, &sel)
-            .into_iter()
-            .map(|i| &self.revs[i])
-            .collect())
+        let order = topological_sort(self, &sel).map_err(|_| ResolveError::UnwalkableRange {
+            lower: lower.text(),
+            upper: upper.text(),
+        })?;
+        Ok(order.into_iter().map(|i| &self.revs[i]).collect())
     }
 }

@@ -93,6 +93,10 @@ pub enum PlanError {
         target: String,
         current: Vec<String>,
     },
+    /// The selected revisions could not be ordered (cannot happen on a validated map; kept as
+    /// an error rather than a panic).
+    #[error("the revisions to run could not be ordered")]
+    Unsortable,
     /// A step whose version-row change cannot be decided or applied to the current rows
     /// (Alembic fails on an assertion or a missing row here). `detail` says which.
     #[error("cannot move the version rows for {step}: {detail} (current rows: {})", rows.join(", "))]
@@ -119,7 +123,7 @@ pub fn upgrade(
             },
             other => PlanError::Resolve(other),
         })?;
-    let mut order = topological_sort(map, &sel);
+    let mut order = topological_sort(map, &sel).map_err(|_| PlanError::Unsortable)?;
     order.reverse();
     run_revision_steps(map, current_heads, &order, true)
 }
@@ -140,7 +144,7 @@ pub fn downgrade(
             },
             other => PlanError::Resolve(other),
         })?;
-    let order = topological_sort(map, &sel);
+    let order = topological_sort(map, &sel).map_err(|_| PlanError::Unsortable)?;
     run_revision_steps(map, current_heads, &order, false)
 }
 

@@ -260,7 +260,10 @@ pub(crate) fn collect_downgrade(
 /// Alembic's topological sort: newest first, each revision after everything that needs it,
 /// walking one line down as far as possible before switching to another, with ties broken by
 /// map order. Upgrades run the result reversed.
-pub(crate) fn topological_sort(map: &RevisionMap, sel: &Selection) -> Vec<usize> {
+pub(crate) fn topological_sort(
+    map: &RevisionMap,
+    sel: &Selection,
+) -> Result<Vec<usize>, Unsortable> {
     let mut todo = sel.members.clone();
     let mut remaining = todo.iter().filter(|&&t| t).count();
     let mut heads: Vec<usize> = sel.heads.iter().copied().filter(|&h| todo[h]).collect();
@@ -308,34 +311,12 @@ pub(crate) fn topological_sort(map: &RevisionMap, sel: &Selection) -> Vec<usize>
         }
     }
     if remaining > 0 {
-        // Members not reachable from the sort's heads through other members (Alembic asserts
-        // this cannot happen). Keep them, in an order that still respects every edge: a
-        // depth-first post-order lists ancestors first, reversed it lists the newest first.
-        let mut post: Vec<usize> = Vec::with_capacity(remaining);
-        let mut visited = vec![false; todo.len()];
-        for start in 0..todo.len() {
-            if !todo[start] || visited[start] {
-                continue;
-            }
-            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-            visited[start] = true;
-            while let Some(&mut (v, ref mut pos)) = stack.last_mut() {
-                let downs = &map.node(v).norm_down;
-                if *pos < downs.len() {
-                    let w = downs[*pos];
-                    *pos += 1;
-                    if todo[w] && !visited[w] {
-                        visited[w] = true;
-                        stack.push((w, 0));
-                    }
-                } else {
-                    post.push(v);
-                    stack.pop();
-                }
-            }
-        }
-        post.reverse();
-        out.extend(post);
+        return Err(Unsortable);
     }
-    out
+    Ok(out)
 }
+
+/// Some selected revisions cannot be reached from the sort's starting points through selected
+/// revisions (Alembic fails on an assertion). Only `history` ranges can produce this.
+#[derive(Debug)]
+pub(crate) struct Unsortable;

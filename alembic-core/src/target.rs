@@ -64,6 +64,11 @@ pub enum ResolveError {
          the same branch"
     )]
     NotAncestor { lower: String, upper: String },
+    /// A `history` range whose revisions cannot all be reached from its upper end without
+    /// leaving the range (it ends at a revision whose descendants are only reached through
+    /// `Depends On`). Alembic fails on an assertion here.
+    #[error("Cannot walk the range {lower}:{upper}: some of its revisions are only reachable through dependencies outside it")]
+    UnwalkableRange { lower: String, upper: String },
     /// `history -r` needs `[start]:[end]`.
     #[error("History range requires [start]:[end], [start]:, or :[end]; got '{range}'")]
     InvalidRange { range: String },
@@ -406,6 +411,10 @@ impl<'m> Resolver<'m> {
         deps: bool,
     ) -> Result<Vec<usize>, ResolveError> {
         let (tokens, label) = self.resolve_number(check)?;
+        // Alembic resolves the revisions to compare with only when there is something to compare.
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut shares: Vec<usize> = Vec::new();
         for t in label
             .into_iter()
