@@ -138,9 +138,15 @@ impl ScriptDirectory {
         let mut any_script_failed = false;
 
         for location in version_locations {
+            // Overlapping locations (`v` and `v/.`) must not load a file twice and then call it
+            // a duplicate. Canonicalising the folder once, not every file, keeps this cheap.
+            let real_location =
+                std::fs::canonicalize(location).unwrap_or_else(|_| location.clone());
             for file in list_sql_files(location, &mut errors) {
-                // Overlapping locations must not load a file twice and then call it a duplicate.
-                let real = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                let real = match file.file_name() {
+                    Some(name) => real_location.join(name),
+                    None => file.clone(),
+                };
                 if !seen_files.insert(real) {
                     continue;
                 }
@@ -255,10 +261,15 @@ fn list_sql_files(location: &Path, errors: &mut Vec<SourceError>) -> Vec<PathBuf
         if !is_sql || name.starts_with('.') {
             continue;
         }
-        // `metadata` follows symlinks: a linked script counts, a folder named `x.sql` does not.
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => files.push(path),
-            Ok(_) => {}
+        // A linked script counts (`metadata` follows the link), a folder named `x.sql` does not.
+        // The entry's own file type usually needs no extra system call.
+        let is_file = match entry.file_type() {
+            Ok(kind) if !kind.is_symlink() => Ok(kind.is_file()),
+            _ => std::fs::metadata(&path).map(|meta| meta.is_file()),
+        };
+        match is_file {
+            Ok(true) => files.push(path),
+            Ok(false) => {}
             Err(e) => errors.push(SourceError::ReadFile {
                 path,
                 message: e.to_string(),
@@ -509,8 +520,17 @@ mod tests {
         write(&v.join("sub"), "9_z.sql", "nested: ignored");
         fs::create_dir(v.join("dir.sql")).expect("mkdir");
 
+        #[cfg(unix)]
+        {
+            let outside = write(tmp.path(), "d.sql", &script_text("d", "c"));
+            std::os::unix::fs::symlink(&outside, v.join("4_d.sql")).expect("symlink");
+        }
+
         let dir = ScriptDirectory::load(std::slice::from_ref(&v)).expect("loads");
         let ids: Vec<&str> = dir.scripts().iter().map(|s| s.id()).collect();
+        #[cfg(unix)]
+        assert_eq!(ids, vec!["a", "b", "c", "d"]);
+        #[cfg(not(unix))]
         assert_eq!(ids, vec!["a", "b", "c"]);
         assert_eq!(
             dir.script("b").map(|s| s.path.clone()),
@@ -518,7 +538,22 @@ mod tests {
         );
         assert!(dir.script("zz").is_none());
         assert!(dir.map().get("c").is_some());
-        assert_eq!(dir.map().heads(), vec!["c"]);
+        #[cfg(unix)]
+        assert_eq!(dir.map().heads(), vec!["d"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn broken_symlink_is_reported_not_skipped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let link = tmp.path().join("gone.sql");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere.sql"), &link).expect("symlink");
+        let msgs = load_err(&[tmp.path().to_path_buf()]);
+        assert_eq!(msgs.len(), 1, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with(&format!("{}: cannot read the script", link.display())),
+            "{msgs:#?}"
+        );
     }
 
     #[test]
