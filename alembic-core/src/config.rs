@@ -421,9 +421,10 @@ impl KeyLines {
         let mut in_alembic = false;
         for (index, line) in text.lines().enumerate() {
             let trimmed = line.trim();
-            if trimmed.starts_with('[') {
-                in_alembic =
-                    trimmed.trim_start_matches('[').trim_end_matches(']').trim() == "alembic";
+            if let Some(header) = trimmed.strip_prefix('[') {
+                // `[alembic]  # comment`: the name is what stands between the brackets.
+                let name = header.split(']').next().unwrap_or("");
+                in_alembic = name.trim() == "alembic";
                 continue;
             }
             if !in_alembic {
@@ -600,7 +601,7 @@ backup = true
 
     #[test]
     fn invalid_values_name_key_file_and_line() {
-        let e = parse("[alembic]\nversion_table = \"\"\n").unwrap_err();
+        let e = parse("[alembic]  # settings\nversion_table = \"\"\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "/proj/alembic.toml:2: `version_table` in [alembic]: must not be empty; remove the \

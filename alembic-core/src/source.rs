@@ -85,6 +85,34 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// The file (or folder) the problem is in, for tools that annotate files (build scripts,
+    /// editors).
+    pub fn path(&self) -> &Path {
+        match self {
+            SourceError::MissingLocation { path }
+            | SourceError::NotADirectory { path }
+            | SourceError::ReadDir { path, .. }
+            | SourceError::ReadFile { path, .. } => path,
+            SourceError::Script(e) => &e.path,
+            SourceError::DuplicateId { second: site, .. } | SourceError::Graph { site, .. } => {
+                &site.path
+            }
+        }
+    }
+
+    /// The 1-based line, when the problem is at one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            SourceError::Script(e) => Some(e.line),
+            SourceError::DuplicateId { second: site, .. } | SourceError::Graph { site, .. } => {
+                Some(site.line).filter(|&l| l > 0)
+            }
+            _ => None,
+        }
+    }
+}
+
 fn fmt_related(related: &[(String, Site)]) -> String {
     if related.is_empty() {
         return String::new();
@@ -660,6 +688,9 @@ mod tests {
             "{msgs:#?}"
         );
         assert!(msgs[0].contains("fix `Revises`"), "{msgs:#?}");
+        let errs = ScriptDirectory::load(&[v.to_path_buf()]).expect_err("missing parent");
+        assert_eq!(errs.0[0].path(), b.as_path());
+        assert_eq!(errs.0[0].line(), Some(4));
     }
 
     #[test]
