@@ -183,11 +183,10 @@ fn resolve_hint(e: &ResolveError) -> Option<String> {
             "`cargo alembic branches` and `cargo alembic heads` show the branch labels".to_string()
         }
         ResolveError::AmbiguousPrefix { .. } => "type more characters of the id".to_string(),
-        ResolveError::MultipleHeads { heads, .. } => format!(
-            "the heads are {}; use `heads` for all of them, `<id>@head` or `<label>@head` for \
-             one, or `cargo alembic merge -m \"merge\" heads` to join them",
-            heads.join(", ")
-        ),
+        ResolveError::MultipleHeads { .. } => "use `heads` for all of them, `<label>@head` or \
+                                                `<id>@head` for one, or join them with `cargo \
+                                                alembic merge -m \"merge\" heads`"
+            .to_string(),
         ResolveError::AmbiguousUpgrade { .. } | ResolveError::AmbiguousBranchHeads { .. } => {
             "name the branch: `<label>@+1`, or an explicit revision".to_string()
         }
@@ -316,7 +315,8 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("the heads are c3b, e4a193614c6e"), "{text}");
+        assert!(text.contains("(c3b, e4a193614c6e)"), "{text}");
+        assert!(text.contains("hint: use `heads` for all of them"), "{text}");
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl<'a> RevView<'a> {
     }
 
     pub fn with_current(mut self, current: &[String]) -> Self {
-        self.current = Some(current.iter().any(|c| *c == self.script.revision.id));
+        self.current = Some(current.contains(&self.script.revision.id));
         self
     }
 

@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn bad_urls_name_their_origin_and_passwords_are_registered() {
         let c = config_with_url(None);
-        let e = pick_url(Some("nonsense"), None, &c).err().expect("error");
+        let e = pick_url(Some("nonsense"), None, &c).expect_err("error");
         assert!(e.to_string().starts_with("--url: "), "{e}");
         let _ = pick_url(None, Some("postgresql://u:hunter22@h/db".into()), &c).unwrap();
         assert_eq!(crate::error::mask_secrets("x hunter22 y"), "x *** y");
