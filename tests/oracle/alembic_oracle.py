@@ -7,7 +7,8 @@ Reads one JSON document on stdin:
                  "commands": [{"op": "upgrade", "target": "head"},
                               {"op": "stamp", "targets": ["a1", "b2"], "purge": true}, ...]},
                 ...],
-     "keep_dir": "/optional/folder/to/keep/the/projects/in"}
+     "keep_dir": "/optional/folder/to/keep/the/projects/in",
+     "sort_version_rows": true}
 
 For each graph it writes an Alembic project (alembic.ini, env.py, one .py file per revision whose
 upgrade()/downgrade() insert a row into ran_log) into a fresh folder, creates the SQLite database
@@ -133,6 +134,33 @@ def read_state(db, after_seq):
     return versions, [[r[1], r[2]] for r in rows], last
 
 
+def sort_version_rows(db):
+    """Rewrites alembic_version so its rows come back in sorted order.
+
+    Alembic reads the version rows without ORDER BY and, for `downgrade -N` with several current
+    heads, walks down from whichever row the database returns first (it warns that this usage is
+    ambiguous). On SQLite that is insertion (rowid) order, on PostgreSQL heap order, which an
+    UPDATE can change. cargo-alembic takes the heads in sorted order instead, the same on every
+    database (docs/alembic-differences.md). Sorting the rows here before each command makes
+    Alembic choose the same row, so such steps are still compared exactly.
+    """
+    conn = sqlite3.connect(db)
+    try:
+        try:
+            rows = [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")]
+        except sqlite3.OperationalError:
+            return  # no version table yet
+        if rows != sorted(rows):
+            conn.execute("DELETE FROM alembic_version")
+            conn.executemany(
+                "INSERT INTO alembic_version (version_num) VALUES (?)",
+                [(r,) for r in sorted(rows)],
+            )
+            conn.commit()
+    finally:
+        conn.close()
+
+
 def run_command(cfg, cmd):
     op = cmd["op"]
     if op == "upgrade":
@@ -145,7 +173,7 @@ def run_command(cfg, cmd):
         raise ValueError("unknown op %r" % op)
 
 
-def run_graph(graph, base_dir):
+def run_graph(graph, base_dir, sort_rows):
     root = tempfile.mkdtemp(prefix="oracle-", dir=base_dir)
     result = {"name": graph.get("name"), "dir": root, "setup_error": None, "steps": []}
     try:
@@ -157,6 +185,8 @@ def run_graph(graph, base_dir):
     seq = 0
     for cmd in graph["commands"]:
         step = {"ok": True, "error": None}
+        if sort_rows:
+            sort_version_rows(db)
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 run_command(cfg, cmd)
@@ -186,7 +216,8 @@ def main():
     with ctx as base:
         out = {
             "alembic": alembic.__version__,
-            "graphs": [run_graph(g, base) for g in spec["graphs"]],
+            "graphs": [run_graph(g, base, spec.get("sort_version_rows", True))
+                for g in spec["graphs"]],
         }
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
