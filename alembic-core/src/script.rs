@@ -109,6 +109,11 @@ pub enum ScriptErrorKind {
          free-form comments"
     )]
     NotKeyValue { text: String },
+    #[error(
+        "header key {key:?} is below the end of the header (the blank line {blank_line}); \
+         write `--` instead of an empty line inside the header"
+    )]
+    KeyAfterHeader { key: String, blank_line: usize },
     #[error("header key {key:?} appears twice (first on line {first_line}); keep one")]
     DuplicateKey { key: String, first_line: usize },
     #[error(
@@ -476,6 +481,9 @@ pub(crate) fn parse_script_with_lines(
     }
     let mut phase = Phase::BeforeHeader;
     let mut reported_sql_before_upgrade = false;
+    // The blank line that ended the header, and whether an id was seen below it.
+    let mut header_end: Option<usize> = None;
+    let mut id_outside_header = false;
 
     for (index, &line) in lines.iter().enumerate() {
         let number = index + 1;
@@ -564,6 +572,7 @@ pub(crate) fn parse_script_with_lines(
                 LineKind::Blank => {
                     if matches!(phase, Phase::Header { .. }) {
                         phase = Phase::AfterHeader;
+                        header_end = Some(number);
                     }
                 }
                 _ => {
@@ -575,18 +584,36 @@ pub(crate) fn parse_script_with_lines(
                 }
             },
             // Comments between the header and `+upgrade` are harmless; SQL there would be lost.
-            Phase::AfterHeader => {
-                if matches!(kind, LineKind::Sql) && !reported_sql_before_upgrade {
+            Phase::AfterHeader => match kind {
+                LineKind::Sql if !reported_sql_before_upgrade => {
                     reported_sql_before_upgrade = true;
                     errors.push(number, ScriptErrorKind::SqlBeforeUpgrade);
                 }
-            }
+                // A header key below a blank line would otherwise be a plain comment: a
+                // `Transactional: false` there would silently run in a transaction.
+                LineKind::Comment(comment) => {
+                    let known = split_key_value(comment).and_then(|(k, _)| known_key(k));
+                    if let (Some(key), Some(blank_line)) = (known, header_end) {
+                        if key == "Revision ID" {
+                            id_outside_header = true;
+                        }
+                        errors.push(
+                            number,
+                            ScriptErrorKind::KeyAfterHeader {
+                                key: key.to_string(),
+                                blank_line,
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            },
             Phase::Upgrade => upgrade.push(line),
             Phase::Downgrade => downgrade.push(line),
         }
     }
 
-    if header.id.is_none() && header_lines.revision_id.is_none() {
+    if header.id.is_none() && header_lines.revision_id.is_none() && !id_outside_header {
         errors.push(1, ScriptErrorKind::MissingRevisionId);
     }
     if upgrade_at.is_none() {
@@ -904,6 +931,23 @@ DROP INDEX ix_prompts_name;
             3,
             "`Revises` lists \"b\" twice",
         );
+    }
+
+    #[test]
+    fn header_key_after_a_blank_line_is_not_a_comment() {
+        one_error(
+            "-- m\n\n-- Revision ID: a\n-- +upgrade\n",
+            3,
+            "header key \"Revision ID\" is below the end of the header (the blank line 2); \
+             write `--` instead",
+        );
+        one_error(
+            "-- m\n-- Revision ID: a\n\n-- Transactional: false\n-- +upgrade\n",
+            4,
+            "header key \"Transactional\" is below the end of the header",
+        );
+        // Ordinary comments there stay comments.
+        assert!(parse("-- m\n-- Revision ID: a\n\n-- Note: slow\n-- +upgrade\n").is_ok());
     }
 
     #[test]
