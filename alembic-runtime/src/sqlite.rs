@@ -1,14 +1,14 @@
 //! The SQLite backend (rusqlite), and online backups.
 //!
-//! The run lock is a write transaction: `BEGIN IMMEDIATE` takes SQLite's RESERVED lock, which
-//! one connection at a time can hold, and waits for it up to the busy timeout. The first steps
-//! of the run execute inside that transaction, so in the default one-transaction mode the
-//! database is locked from reading the heads to the final commit and two processes starting at
-//! once apply each revision exactly once: the second waits, then finds nothing to do.
-//!
-//! With `transaction_per_migration` (or a `Transactional: false` revision) the lock is given up
-//! at each commit and taken again with the next `BEGIN IMMEDIATE`; a process that slipped in
-//! between is caught by the checked row counts of the version-table statements.
+//! The run lock must hold from reading the heads to the last commit, across the commits of
+//! `transaction_per_migration` and around `Transactional: false` revisions, so that two
+//! processes starting at once apply each revision exactly once: the second waits, then finds
+//! nothing to do. SQLite's own write lock ends at each commit, so the lock is a write
+//! transaction (`BEGIN IMMEDIATE`, waiting up to the busy timeout) on a small sidecar database,
+//! `<database>-alembic-lock`, that nothing ever writes: a mutex every process can take
+//! without blocking readers or writers of the real database, and that SQLite releases if the
+//! process dies. The run itself then starts its own `BEGIN IMMEDIATE` on the real database.
+//! An in-memory database has a single connection and needs no lock file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub struct SqliteBackend<'c> {
     busy_timeout: Duration,
     /// The connection's own busy timeout (ms), restored when the lock is released.
     saved_busy_timeout: Option<i64>,
+    /// The open write transaction on the lock file while the lock is held.
+    lock_conn: Option<Connection>,
 }
 
 impl<'c> SqliteBackend<'c> {
@@ -43,6 +45,7 @@ impl<'c> SqliteBackend<'c> {
             conn: Conn::Borrowed(conn),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             saved_busy_timeout: None,
+            lock_conn: None,
         }
     }
 
@@ -67,6 +70,7 @@ impl SqliteBackend<'static> {
             conn: Conn::Owned(conn),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             saved_busy_timeout: None,
+            lock_conn: None,
         }
     }
 
@@ -80,6 +84,15 @@ impl SqliteBackend<'static> {
             )
         })?;
         Ok(SqliteBackend::from_connection(conn))
+    }
+}
+
+/// The sidecar file whose write lock is the run lock: `<database>-alembic-lock`; `None` for
+/// an in-memory or temporary database.
+fn lock_file(conn: &Connection) -> Option<PathBuf> {
+    match conn.path() {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(format!("{path}-alembic-lock"))),
+        _ => None,
     }
 }
 
@@ -112,32 +125,59 @@ impl Backend for SqliteBackend<'_> {
             .map_err(err)?;
         conn.busy_timeout(self.busy_timeout).map_err(err)?;
         self.saved_busy_timeout = Some(saved);
-        self.connection()
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| {
-                BackendError::new(
-                    format!(
-                        "{e} (waited {} s for another process migrating this database)",
-                        self.busy_timeout.as_secs()
-                    ),
-                    e,
-                )
-            })
+        let timeout = self.busy_timeout.as_secs();
+        let waited = |e: rusqlite::Error| {
+            BackendError::new(
+                format!("{e} (waited {timeout} s for another process migrating this database)"),
+                e,
+            )
+        };
+
+        if let Some(path) = lock_file(self.connection()) {
+            let taken = Connection::open(&path)
+                .map_err(|e| {
+                    BackendError::new(format!("cannot open lock file {}: {e}", path.display()), e)
+                })
+                .and_then(|lock| {
+                    lock.busy_timeout(self.busy_timeout).map_err(err)?;
+                    lock.execute_batch("BEGIN IMMEDIATE").map_err(waited)?;
+                    Ok(lock)
+                });
+            match taken {
+                Ok(lock) => self.lock_conn = Some(lock),
+                Err(e) => {
+                    let _ = self.unlock();
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = self.connection().execute_batch("BEGIN IMMEDIATE") {
+            let _ = self.unlock();
+            return Err(waited(e));
+        }
+        Ok(())
     }
 
     fn unlock(&mut self) -> Result<(), BackendError> {
-        let rolled_back = if self.in_transaction() {
+        let mut result = if self.in_transaction() {
             self.connection().execute_batch("ROLLBACK").map_err(err)
         } else {
             Ok(())
         };
+        if let Some(lock) = self.lock_conn.take() {
+            // Closing the connection ends its transaction and frees the lock whatever happens;
+            // the explicit rollback only surfaces an error.
+            result = result.and(lock.execute_batch("ROLLBACK").map_err(err));
+        }
         if let Some(ms) = self.saved_busy_timeout.take() {
             let ms = u64::try_from(ms).unwrap_or(0);
-            self.connection()
+            let restored = self
+                .connection()
                 .busy_timeout(Duration::from_millis(ms))
-                .map_err(err)?;
+                .map_err(err);
+            result = result.and(restored);
         }
-        rolled_back
+        result
     }
 
     fn in_transaction(&self) -> bool {

@@ -548,9 +548,16 @@ fn execute_runs_a_hand_made_plan_with_a_merge_and_a_stamp() {
     );
 }
 
-#[test]
-fn two_processes_upgrading_at_once_both_succeed_and_each_revision_runs_once() {
+/// Two connections (as two replicas would) upgrade the same file at once.
+fn race(options: RunOptions, wal: bool) {
     let db = new_db();
+    if wal {
+        let conn = open(&db.path);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .expect("wal");
+        assert_eq!(mode, "wal");
+    }
     let mut list = five_scripts();
     // Slow enough that the second upgrader really starts while the first holds the lock.
     list[0].upgrade_sql = "CREATE TABLE t1 (x INTEGER);\n\
@@ -562,12 +569,13 @@ fn two_processes_upgrading_at_once_both_succeed_and_each_revision_runs_once() {
     let threads: Vec<_> = (0..2)
         .map(|_| {
             let (scripts, barrier, path) = (scripts.clone(), barrier.clone(), db.path.clone());
+            let options = options.clone();
             std::thread::spawn(move || {
                 let mut conn = open(&path);
                 barrier.wait();
                 let mut backend =
                     SqliteBackend::new(&mut conn).with_busy_timeout(Duration::from_secs(30));
-                Migrator::new(&scripts, RunOptions::default())
+                Migrator::new(&scripts, options)
                     .upgrade(&mut backend, "head")
                     .map(|report| report.applied.len())
                     .map_err(|e| e.to_string())
@@ -587,6 +595,22 @@ fn two_processes_upgrading_at_once_both_succeed_and_each_revision_runs_once() {
     let conn = open(&db.path);
     assert_eq!(heads(&conn), ["r5"]);
     assert_eq!(history(&conn).len(), 5);
+}
+
+#[test]
+fn two_processes_upgrading_at_once_both_succeed_and_each_revision_runs_once() {
+    race(RunOptions::default(), false);
+}
+
+#[test]
+fn the_lock_holds_across_commits_in_per_migration_mode() {
+    race(per_migration(), false);
+}
+
+#[test]
+fn the_lock_holds_across_commits_in_wal_mode() {
+    race(per_migration(), true);
+    race(RunOptions::default(), true);
 }
 
 #[test]
@@ -643,4 +667,75 @@ fn backup_copies_the_database_and_never_overwrites() {
         }
         other => panic!("expected Exists, got {other:?}"),
     }
+}
+
+/// Whether another migrator could take the run lock right now.
+fn can_lock(path: &std::path::Path) -> bool {
+    use alembic_runtime::Backend;
+    let mut other = SqliteBackend::from_connection(open(path)).with_busy_timeout(Duration::ZERO);
+    let ok = other.lock().is_ok();
+    if ok {
+        other.unlock().expect("unlock");
+    }
+    ok
+}
+
+fn lock_spans_commits(wal: bool) {
+    use alembic_runtime::Backend;
+    let db = new_db();
+    let mut conn = open(&db.path);
+    if wal {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .expect("wal");
+        assert_eq!(mode, "wal");
+    }
+    {
+        let mut backend = SqliteBackend::new(&mut conn);
+        backend.lock().expect("lock");
+        assert!(
+            backend.in_transaction(),
+            "the run starts inside a write transaction"
+        );
+        assert!(!can_lock(&db.path), "locked");
+        backend.execute_batch("CREATE TABLE a (x)").expect("ddl");
+        backend.commit().expect("commit");
+        assert!(!can_lock(&db.path), "still locked between two transactions");
+        // Other connections may still use the database meanwhile.
+        open(&db.path)
+            .execute_batch("CREATE TABLE app_data (x)")
+            .expect("not blocked");
+        backend.begin().expect("begin");
+        backend.execute_batch("CREATE TABLE b (x)").expect("ddl");
+        backend.commit().expect("commit");
+        backend
+            .execute_batch("CREATE TABLE c (x)")
+            .expect("outside a transaction");
+        assert!(
+            !can_lock(&db.path),
+            "still locked after autocommit statements"
+        );
+        backend.unlock().expect("unlock");
+    }
+    assert!(can_lock(&db.path), "released");
+}
+
+#[test]
+fn the_sqlite_lock_spans_commits_until_unlocked() {
+    lock_spans_commits(false);
+}
+
+#[test]
+fn the_sqlite_lock_spans_commits_until_unlocked_in_wal_mode() {
+    lock_spans_commits(true);
+}
+
+#[test]
+fn an_in_memory_database_needs_no_lock_file() {
+    let scripts = directory(five_scripts());
+    let mut conn = alembic_runtime::rusqlite::Connection::open_in_memory().expect("memory");
+    Migrator::new(&scripts, per_migration())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+        .expect("upgrade");
+    assert_eq!(heads(&conn), ["r5"]);
 }
