@@ -51,22 +51,89 @@ pub fn add_dependencies(
     build: &DependencySpec,
 ) -> Result<(String, Vec<Added>), ManifestError> {
     let mut doc: DocumentMut = text.parse()?;
+    // Comments after the last key of the file belong to the last table, but toml_edit keeps
+    // them as the document's trailing text, which would end up after any appended key or
+    // table. Take them out, and put them back where they were once the edits are made.
+    let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+    let last_table = last_table_name(&doc);
+    doc.set_trailing("");
     let mut added = Vec::new();
+    let mut trailing_placed = trailing.trim().is_empty();
     for (table, name, spec) in [
         ("dependencies", "alembic-runtime", runtime),
         ("build-dependencies", "alembic-build", build),
     ] {
-        if ensure_dependency(&mut doc, table, name, spec)? {
-            added.push(Added { name, table });
+        match ensure_dependency(&mut doc, table, name, spec)? {
+            Insertion::None => {}
+            Insertion::Key(key) => {
+                if !trailing_placed && last_table.as_deref() == Some(key.as_str()) {
+                    // The comments stay above the new key, inside their table.
+                    if let Some(mut k) = doc
+                        .get_mut(&key)
+                        .and_then(Item::as_table_mut)
+                        .and_then(|t| t.key_mut(name))
+                    {
+                        k.leaf_decor_mut().set_prefix(trailing.clone());
+                        trailing_placed = true;
+                    }
+                }
+                added.push(Added { name, table });
+            }
+            Insertion::Table(key) => {
+                if !trailing_placed {
+                    // The comments stay at the end of the table before the new one.
+                    if let Some(t) = doc.get_mut(&key).and_then(Item::as_table_mut) {
+                        t.decor_mut().set_prefix(format!("{trailing}\n"));
+                        trailing_placed = true;
+                    }
+                }
+                added.push(Added { name, table });
+            }
         }
     }
     if added.is_empty() {
         return Ok((text.to_string(), added));
     }
+    if !trailing_placed {
+        doc.set_trailing(trailing);
+    }
     Ok((doc.to_string(), added))
 }
 
-/// Adds `name = spec` to `[table]`, creating the table at the end if missing. `false` when the
+/// What [`ensure_dependency`] did.
+enum Insertion {
+    None,
+    /// Added a key to the existing table of this name.
+    Key(String),
+    /// Created the table of this name (at the end) for the key.
+    Table(String),
+}
+
+/// The top-level name of the table written last in the file (`profile` for
+/// `[profile.release]`).
+fn last_table_name(doc: &DocumentMut) -> Option<String> {
+    fn walk(table: &Table, top: &str, best: &mut Option<(usize, String)>) {
+        if let Some(pos) = table.position() {
+            if !best.as_ref().is_some_and(|(p, _)| pos < *p) {
+                *best = Some((pos, top.to_string()));
+            }
+        }
+        for (_, item) in table.iter() {
+            if let Some(t) = item.as_table() {
+                walk(t, top, best);
+            }
+        }
+    }
+    let mut best = None;
+    for (key, item) in doc.iter() {
+        if let Some(t) = item.as_table() {
+            walk(t, key, &mut best);
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+/// Adds `name = spec` to `[table]`, creating the table at the end if missing. Nothing when the
 /// dependency is already there, in any form (`build-dependencies` also spelled
 /// `build_dependencies`, and renamed dependencies with `package = name`).
 fn ensure_dependency(
@@ -74,7 +141,7 @@ fn ensure_dependency(
     table: &'static str,
     name: &str,
     spec: &DependencySpec,
-) -> Result<bool, ManifestError> {
+) -> Result<Insertion, ManifestError> {
     let alternative = table.replace('-', "_");
     for key in [table, alternative.as_str()] {
         if let Some(existing) = doc.get(key) {
@@ -82,26 +149,31 @@ fn ensure_dependency(
                 .as_table_like()
                 .ok_or(ManifestError::NotATable { table })?;
             if has_dependency(deps, name) {
-                return Ok(false);
+                return Ok(Insertion::None);
             }
         }
     }
     let key = if doc.contains_key(table) || !doc.contains_key(&alternative) {
-        table
+        table.to_string()
     } else {
-        alternative.as_str()
+        alternative
     };
-    if !doc.contains_key(key) {
+    let created = !doc.contains_key(&key);
+    if created {
         let mut new_table = Table::new();
         new_table.set_implicit(false);
-        doc.insert(key, Item::Table(new_table));
+        doc.insert(&key, Item::Table(new_table));
     }
     let deps = doc
-        .get_mut(key)
+        .get_mut(&key)
         .and_then(Item::as_table_like_mut)
         .ok_or(ManifestError::NotATable { table })?;
     deps.insert(name, spec.to_item());
-    Ok(true)
+    Ok(if created {
+        Insertion::Table(key)
+    } else {
+        Insertion::Key(key)
+    })
 }
 
 fn has_dependency(deps: &dyn toml_edit::TableLike, name: &str) -> bool {
@@ -240,6 +312,26 @@ alembic-build = { version = "0.1.0", path = "/src/alembic-build" }
             out,
             "[package]\nname = \"a\"\n\n[build_dependencies]\ncc = \"1\"\nalembic-build = { version = \"0.1.0\", path = \"/src/alembic-build\" }\n\n[dependencies]\nalembic-runtime = \"0.1.0\"\n"
         );
+    }
+
+    #[test]
+    fn comments_at_the_end_of_the_file_stay_in_their_table() {
+        let (rt, build) = specs();
+        let text = "[package]\nname = \"a\"\n\n[dependencies]\n# none yet\n";
+        let (out, _) = add_dependencies(text, &rt, &build).unwrap();
+        assert_eq!(
+            out,
+            "[package]\nname = \"a\"\n\n[dependencies]\n# none yet\nalembic-runtime = \"0.1.0\"\n\n[build-dependencies]\nalembic-build = { version = \"0.1.0\", path = \"/src/alembic-build\" }\n"
+        );
+        let text = "[package]\nname = \"a\"\n\n[profile.release]\nlto = true\n# fast builds\n";
+        let (out, _) = add_dependencies(text, &rt, &build).unwrap();
+        assert!(
+            out.starts_with("[package]\nname = \"a\"\n\n[profile.release]\nlto = true\n# fast builds\n\n[dependencies]\n"),
+            "{out}"
+        );
+        let (again, added) = add_dependencies(&out, &rt, &build).unwrap();
+        assert!(added.is_empty());
+        assert_eq!(again, out);
     }
 
     #[test]

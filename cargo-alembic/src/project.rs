@@ -72,6 +72,20 @@ impl Project {
         url.sqlite_path(&self.config.config_dir)
     }
 
+    /// The database's current heads, for the read commands: reads only (no lock, no table
+    /// created), and a SQLite file that does not exist yet is an empty database, not created.
+    pub fn read_heads(&self, scripts: &ScriptDirectory) -> CliResult<Vec<String>> {
+        let url = self.require_url()?;
+        if let Some(SqliteTarget::File(path)) = self.sqlite_target(url) {
+            if !path.exists() {
+                log::debug!("{} does not exist yet: no revision applied", path.display());
+                return Ok(Vec::new());
+            }
+        }
+        let migrator = Migrator::new(scripts, self.run_options());
+        self.connect()?.current_heads(&migrator)
+    }
+
     /// Connects to the database.
     pub fn connect(&self) -> CliResult<Connection> {
         let url = self.require_url()?;

@@ -4,7 +4,6 @@
 
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
-use alembic_runtime::Migrator;
 
 use crate::args::GlobalOpts;
 use crate::error::{CliError, CliResult};
@@ -19,9 +18,7 @@ pub fn pending(scripts: &ScriptDirectory, current: &[String]) -> CliResult<Vec<S
 pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
     let project = Project::load(global)?;
     let scripts = project.scripts()?;
-    let migrator = Migrator::new(&scripts, project.run_options());
-    let mut conn = project.connect()?;
-    let current = conn.current_heads(&migrator)?;
+    let current = project.read_heads(&scripts)?;
     let unknown: Vec<&String> = current
         .iter()
         .filter(|h| scripts.script(h).is_none())

@@ -20,6 +20,12 @@ pub const EMBED_CALL: &str = "alembic_build::embed().expect(\"migrations embedde
 
 pub fn run(global: &GlobalOpts, args: &InitArgs, printer: &Printer) -> CliResult {
     let cwd = std::env::current_dir().map_err(|e| CliError::io("read", ".", e))?;
+    run_in(&cwd, global, args, printer).map(|_| ())
+}
+
+/// `init` from folder `cwd`; `true` when anything was created or changed.
+fn run_in(cwd: &Path, global: &GlobalOpts, args: &InitArgs, printer: &Printer) -> CliResult<bool> {
+    let cwd = cwd.to_path_buf();
     let package = project::find_package_manifest(global, &cwd)?;
     let root = match &package {
         Some(manifest_path) => manifest_path
@@ -75,7 +81,7 @@ pub fn run(global: &GlobalOpts, args: &InitArgs, printer: &Printer) -> CliResult
             cwd.display()
         ));
         finish(printer, changed, generated_config, &config_path, &root);
-        return Ok(());
+        return Ok(changed);
     };
     let manifest_text = manifest_text.unwrap_or_default();
 
@@ -106,7 +112,7 @@ pub fn run(global: &GlobalOpts, args: &InitArgs, printer: &Printer) -> CliResult
         changed = true;
     }
     finish(printer, changed, generated_config, &config_path, &root);
-    Ok(())
+    Ok(changed)
 }
 
 fn finish(printer: &Printer, changed: bool, generated_config: bool, config: &Path, root: &Path) {
@@ -228,6 +234,138 @@ url = "sqlite:///./{db_name}.db"
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const QUIET: Printer = Printer { quiet: true };
+
+    fn init(dir: &Path) -> bool {
+        let args = InitArgs {
+            directory: PathBuf::from("migrations"),
+        };
+        run_in(dir, &GlobalOpts::default(), &args, &QUIET).expect("init succeeds")
+    }
+
+    fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path.clone());
+                    out.push((path, String::new()));
+                } else {
+                    out.push((path.clone(), fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn init_in_a_package_creates_everything_then_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = "[package]\nname = \"prompt-pilot\" # the app\nversion = \"0.1.0\"\n\n[dependencies]\n# none yet\n";
+        fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+        assert!(init(dir.path()));
+        for file in ["migrations/script.sql.tmpl", "alembic.toml", "build.rs"] {
+            assert!(dir.path().join(file).is_file(), "{file}");
+        }
+        assert!(dir.path().join("migrations/versions").is_dir());
+        let cargo = fs::read_to_string(dir.path().join("Cargo.toml")).unwrap();
+        assert!(
+            cargo.starts_with("[package]\nname = \"prompt-pilot\" # the app\n"),
+            "{cargo}"
+        );
+        assert!(
+            cargo.contains("[dependencies]\n# none yet\nalembic-runtime = "),
+            "{cargo}"
+        );
+        assert!(
+            cargo.contains("[build-dependencies]\nalembic-build = "),
+            "{cargo}"
+        );
+        let config = fs::read_to_string(dir.path().join("alembic.toml")).unwrap();
+        assert!(
+            config.contains("url = \"sqlite:///./prompt_pilot.db\""),
+            "{config}"
+        );
+
+        let before = snapshot(dir.path());
+        assert!(!init(dir.path()), "second run changes nothing");
+        assert_eq!(snapshot(dir.path()), before);
+    }
+
+    #[test]
+    fn init_from_a_subfolder_uses_the_package_root() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        fs::create_dir(dir.path().join("src")).unwrap();
+        assert!(init(&dir.path().join("src")));
+        assert!(dir.path().join("alembic.toml").is_file());
+        assert!(dir.path().join("migrations/versions").is_dir());
+        assert!(!dir.path().join("src/migrations").exists());
+    }
+
+    #[test]
+    fn existing_build_rs_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let build = "fn main() { println!(\"cargo:rerun-if-changed=x\"); }\n";
+        fs::write(dir.path().join("build.rs"), build).unwrap();
+        init(dir.path());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("build.rs")).unwrap(),
+            build
+        );
+    }
+
+    #[test]
+    fn without_cargo_toml_only_the_migration_files() {
+        let dir = tempfile::tempdir().unwrap();
+        // A temp dir may sit below a folder with a Cargo.toml; only run where none is above.
+        if dir
+            .path()
+            .ancestors()
+            .any(|a| a.join("Cargo.toml").is_file())
+        {
+            return;
+        }
+        assert!(init(dir.path()));
+        assert!(dir.path().join("migrations/script.sql.tmpl").is_file());
+        assert!(dir.path().join("alembic.toml").is_file());
+        assert!(!dir.path().join("build.rs").exists());
+        assert!(!dir.path().join("Cargo.toml").exists());
+        assert!(!init(dir.path()));
+    }
+
+    #[test]
+    fn the_default_template_renders_a_script_the_parser_accepts() {
+        let mut values = crate::template::Values::new();
+        values
+            .set("message", "Add indexes")
+            .set("up_revision", "2_add_indexes")
+            .set("down_revision", "1_initial, 0_other")
+            .set("create_date", "2025-08-23 10:30:00.000000")
+            .set("branch_labels", "analytics")
+            .set("depends_on", "5a1b2c3d4e5f");
+        let text = crate::template::render(DEFAULT_TEMPLATE, &values).unwrap();
+        let script = alembic_core::script::parse_script(Path::new("x.sql"), text.as_bytes())
+            .expect("parses");
+        assert_eq!(script.revision.id, "2_add_indexes");
+        assert_eq!(script.revision.down_revisions, ["1_initial", "0_other"]);
+        assert_eq!(script.revision.branch_labels, ["analytics"]);
+        assert_eq!(script.revision.depends_on, ["5a1b2c3d4e5f"]);
+        assert_eq!(script.message, "Add indexes");
+        values
+            .set("down_revision", "")
+            .set("branch_labels", "")
+            .set("depends_on", "");
+        let text = crate::template::render(DEFAULT_TEMPLATE, &values).unwrap();
+        let base = alembic_core::script::parse_script(Path::new("x.sql"), text.as_bytes())
+            .expect("a base parses");
+        assert!(base.revision.down_revisions.is_empty());
+    }
 
     #[test]
     fn config_text_is_valid_toml_with_the_location() {

@@ -6,7 +6,6 @@
 use alembic_core::source::ScriptDirectory;
 use alembic_core::target;
 use alembic_core::Script;
-use alembic_runtime::Migrator;
 use serde_json::{json, Value};
 
 use crate::args::{GlobalOpts, HeadsArgs, HistoryArgs, ReadArgs, ShowArgs};
@@ -16,9 +15,7 @@ use crate::project::Project;
 
 /// The database's heads, each known to the scripts.
 fn database_heads(project: &Project, scripts: &ScriptDirectory) -> CliResult<Vec<String>> {
-    let migrator = Migrator::new(scripts, project.run_options());
-    let mut conn = project.connect()?;
-    let heads = conn.current_heads(&migrator)?;
+    let heads = project.read_heads(scripts)?;
     let unknown: Vec<&String> = heads
         .iter()
         .filter(|h| scripts.script(h).is_none())
