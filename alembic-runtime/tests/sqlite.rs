@@ -739,3 +739,56 @@ fn an_in_memory_database_needs_no_lock_file() {
         .expect("upgrade");
     assert_eq!(heads(&conn), ["r5"]);
 }
+
+/// Set in the child processes of the test below.
+const CHILD_DB: &str = "ALEMBIC_RUNTIME_TEST_CHILD_DB";
+
+#[test]
+fn two_os_processes_upgrading_at_once_both_succeed() {
+    // The child side: upgrade the given file and print how many revisions this process ran.
+    if let Ok(path) = std::env::var(CHILD_DB) {
+        let scripts = directory(five_scripts());
+        let mut conn = open(std::path::Path::new(&path));
+        let report = Migrator::new(&scripts, per_migration())
+            .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+            .expect("child upgrade");
+        println!("CHILD-RAN {}", report.applied.len());
+        return;
+    }
+    let db = new_db();
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "two_os_processes_upgrading_at_once_both_succeed",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_DB, &db.path)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn child")
+        })
+        .collect();
+    let mut counts: Vec<usize> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().expect("child output");
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(out.status.success(), "child failed: {stdout}");
+            stdout
+                .lines()
+                .find_map(|l| l.split("CHILD-RAN ").nth(1))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no count in child output: {stdout}"))
+        })
+        .collect();
+    counts.sort();
+    // Which child wins is up to the scheduler; between them each revision ran exactly once.
+    assert_eq!(counts.iter().sum::<usize>(), 5, "{counts:?}");
+    let conn = open(&db.path);
+    assert_eq!(heads(&conn), ["r5"]);
+    assert_eq!(history(&conn).len(), 5);
+}
