@@ -89,8 +89,6 @@ pub(crate) struct Node {
     pub(crate) next: Vec<usize>,
     /// Revisions that list this one in `Revises` or `Depends On`, in map order.
     pub(crate) all_next: Vec<usize>,
-    /// Declared and inherited branch labels, sorted.
-    pub(crate) labels: Vec<String>,
 }
 
 /// A validated revision graph. See the module documentation.
@@ -105,6 +103,12 @@ pub struct RevisionMap {
     real_heads: Vec<usize>,
     bases: Vec<usize>,
     real_bases: Vec<usize>,
+    /// Distinct branch labels, sorted; bit `k` of a label set stands for `label_names[k]`.
+    label_names: Vec<String>,
+    /// Words per label set.
+    label_words: usize,
+    /// Declared and inherited labels of each revision, `label_words` words per revision.
+    label_bits: Vec<u64>,
 }
 
 impl RevisionMap {
@@ -264,6 +268,9 @@ impl RevisionMap {
             real_heads,
             bases,
             real_bases,
+            label_names: Vec::new(),
+            label_words: 0,
+            label_bits: Vec::new(),
         };
         map.normalize_dependencies();
         map.inherit_labels();
@@ -309,47 +316,114 @@ impl RevisionMap {
     }
 
     /// Branch labels spread to every descendant (through `Revises`) of the revision declaring
-    /// them, and down to its ancestors as long as the line below it is a plain line: no merge
-    /// point, and no revision with a second child (counting dependents). This is Alembic's rule.
+    /// them, and down to its ancestors as long as the line is plain: Alembic walks down from
+    /// the top of the labelled revision's line, labelling each revision until it meets a merge
+    /// point or a revision with a second child (counting dependents). So the ancestors are
+    /// reached only when everything from the top of the line down to them is one plain line.
+    ///
+    /// Label sets are bitsets over the sorted distinct labels, computed in one pass up and one
+    /// pass down the graph, so that many labels on a long history stay linear.
     fn inherit_labels(&mut self) {
         let n = self.nodes.len();
-        let mut acc: Vec<Vec<String>> = self.revs.iter().map(|r| r.branch_labels.clone()).collect();
-        let mut mark = Marks::new(n);
-        for i in 0..n {
-            if self.revs[i].branch_labels.is_empty() {
+        let mut names: Vec<String> = self.by_label.keys().cloned().collect();
+        names.sort();
+        let words = names.len().div_ceil(64);
+        let mut declared = vec![0u64; n * words];
+        for (i, rev) in self.revs.iter().enumerate() {
+            for label in &rev.branch_labels {
+                if let Ok(bit) = names.binary_search(label) {
+                    declared[i * words + bit / 64] |= 1 << (bit % 64);
+                }
+            }
+        }
+        let order = self.parents_first();
+        // A revision Alembic's walk passes through: not a merge point, at most one child.
+        let plain: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|nd| nd.all_next.len() <= 1 && nd.down.len() <= 1)
+            .collect();
+        // The walk from the top of this revision's line reaches it and goes on below it.
+        let mut plain_up = vec![false; n];
+        for &i in order.iter().rev() {
+            plain_up[i] = plain[i] && self.nodes[i].next.first().map_or(true, |&c| plain_up[c]);
+        }
+        let mut bits = declared.clone();
+        // Down the graph: every descendant gets the labels of its parents.
+        for &i in &order {
+            for d in self.nodes[i].down.clone() {
+                for w in 0..words {
+                    bits[i * words + w] |= bits[d * words + w];
+                }
+            }
+        }
+        // Up the graph (children first): labels walked down from above.
+        let mut walked = vec![0u64; n * words];
+        for &p in order.iter().rev() {
+            let node = &self.nodes[p];
+            if !plain[p] {
                 continue;
             }
-            let labels = self.revs[i].branch_labels.clone();
-            // Descendants, depth first. Alembic then walks down from the last one it visited.
-            mark.clear();
-            let mut last = i;
-            let mut stack = vec![i];
-            while let Some(r) = stack.pop() {
-                if !mark.set(r) {
-                    continue;
-                }
-                last = r;
-                add_all(&mut acc[r], &labels);
-                stack.extend(self.nodes[r].next.iter().copied());
+            let Some(&c) = node.next.first() else {
+                continue;
+            };
+            if !node.all_next.contains(&c) || node.all_next.len() != 1 {
+                continue;
             }
-            let mut parent = last;
-            loop {
-                let node = &self.nodes[parent];
-                if node.all_next.len() > 1 || node.down.len() > 1 {
-                    break;
+            for w in 0..words {
+                let mut v = 0;
+                if plain_up[c] {
+                    v |= declared[c * words + w];
                 }
-                add_all(&mut acc[parent], &labels);
-                match node.down.first() {
-                    Some(&d) => parent = d,
-                    None => break,
+                if plain[c] {
+                    v |= walked[c * words + w];
+                }
+                walked[p * words + w] = v;
+            }
+        }
+        for (b, w) in bits.iter_mut().zip(&walked) {
+            *b |= *w;
+        }
+        self.label_names = names;
+        self.label_words = words;
+        self.label_bits = bits;
+    }
+
+    /// Revisions ordered so that each comes after its `Revises`.
+    fn parents_first(&self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut pending: Vec<usize> = self.nodes.iter().map(|nd| nd.down.len()).collect();
+        let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(i) = ready.pop() {
+            order.push(i);
+            for &c in &self.nodes[i].next {
+                pending[c] -= 1;
+                if pending[c] == 0 {
+                    ready.push(c);
                 }
             }
         }
-        for (node, mut labels) in self.nodes.iter_mut().zip(acc) {
-            labels.sort();
-            labels.dedup();
-            node.labels = labels;
+        order
+    }
+
+    /// Whether revision `i` carries branch label `label` (declared or inherited).
+    pub(crate) fn has_label(&self, i: usize, label: &str) -> bool {
+        match self.label_names.binary_search_by(|l| l.as_str().cmp(label)) {
+            Ok(bit) => self.label_bits[i * self.label_words + bit / 64] & (1 << (bit % 64)) != 0,
+            Err(_) => false,
         }
+    }
+
+    /// The labels of revision `i`, sorted.
+    pub(crate) fn label_list(&self, i: usize) -> Vec<&str> {
+        let words = &self.label_bits[i * self.label_words..(i + 1) * self.label_words];
+        self.label_names
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| words[bit / 64] & (1 << (bit % 64)) != 0)
+            .map(|(_, l)| l.as_str())
+            .collect()
     }
 
     // ----- lookups -------------------------------------------------------------------------
@@ -408,7 +482,7 @@ impl RevisionMap {
     /// Branch labels of `id`, declared and inherited, sorted. Empty for an unknown id.
     pub fn labels(&self, id: &str) -> Vec<&str> {
         match self.by_id.get(id) {
-            Some(&i) => self.nodes[i].labels.iter().map(String::as_str).collect(),
+            Some(&i) => self.label_list(i),
             None => Vec::new(),
         }
     }
@@ -616,14 +690,6 @@ fn resolve_dependency(
     match matches.as_slice() {
         [one] => Ok(*one),
         _ => Err(matches.iter().map(|&i| revs[i].id.clone()).collect()),
-    }
-}
-
-fn add_all(into: &mut Vec<String>, labels: &[String]) {
-    for l in labels {
-        if !into.contains(l) {
-            into.push(l.clone());
-        }
     }
 }
 

@@ -121,14 +121,13 @@ pub(crate) fn collect_upgrade(
             let mut branch = branch.to_string();
             if let Pos::Rev(b) = r.get_revision(&branch)? {
                 if map.id(b) == branch {
-                    let labels = &map.node(b).labels;
-                    match labels.as_slice() {
-                        [one] => branch = one.clone(),
+                    match map.label_list(b).as_slice() {
+                        [one] => branch = one.to_string(),
                         _ => return Err(ResolveError::UnknownBranch { label: branch }),
                     }
                 }
             }
-            targets.retain(|&t| map.node(t).labels.contains(&branch));
+            targets.retain(|&t| map.has_label(t, &branch));
         }
     }
 

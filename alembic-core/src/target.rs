@@ -278,7 +278,7 @@ impl<'m> Resolver<'m> {
                         .iter()
                         .copied()
                         .filter(|&h| match label {
-                            Some(l) => self.map.node(h).labels.iter().any(|x| x == l),
+                            Some(l) => self.map.has_label(h, l),
                             None => true,
                         })
                         .collect();
