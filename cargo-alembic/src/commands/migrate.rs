@@ -5,7 +5,7 @@
 use alembic_core::plan::{self, Plan};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::target;
-use alembic_runtime::Migrator;
+use alembic_runtime::{Migrator, Report};
 
 use crate::args::{GlobalOpts, StampArgs, UpgradeArgs};
 use crate::commands::backup;
@@ -62,7 +62,7 @@ fn migrate(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer, way: Way)
         Way::Up => migrator.upgrade(backend, &args.revision),
         Way::Down => migrator.downgrade(backend, &args.revision),
     })?;
-    log::info!("{report}");
+    summary(&report, &args.revision);
     Ok(())
 }
 
@@ -105,8 +105,18 @@ pub fn stamp(global: &GlobalOpts, args: &StampArgs, printer: &Printer) -> CliRes
     let mut conn = project.connect()?;
     let report =
         conn.with_backend(|backend| migrator.stamp(backend, &args.revisions, args.purge))?;
-    log::info!("{report}");
+    summary(&report, &args.revisions.join(" "));
     Ok(())
+}
+
+/// One closing log line; the runtime has already logged each step with its duration, so a run
+/// of a thousand revisions does not repeat them all here.
+fn summary(report: &Report, target: &str) {
+    match report.applied.len() {
+        0 => log::info!("nothing to do: the database is already at {target}"),
+        1 => log::info!("ran 1 step in {} ms", report.duration().as_millis()),
+        n => log::info!("ran {n} steps in {} ms", report.duration().as_millis()),
+    }
 }
 
 /// The heads an offline script starts from: none (an empty database) when `from` is empty or
