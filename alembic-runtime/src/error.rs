@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::backend::{BackendError, VersionRowError};
 use crate::history::Operation;
 use crate::report::Report;
+use crate::verify::Mismatch;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -99,6 +100,18 @@ pub enum RunError {
         applied: Report,
     },
 
+    /// An applied script was edited: its checksum differs from the one recorded when it ran.
+    #[error(
+        "revision {} ({}) changed after it was applied: the database recorded checksum {}, \
+         the script now has {}; revert the edit and make the change in a new revision (or turn \
+         checksum verification off)",
+        .0.revision,
+        .0.path.display(),
+        .0.recorded,
+        .0.current
+    )]
+    ChecksumMismatch(Box<Mismatch>),
+
     /// Any other database error (creating the tables, reading the heads, committing).
     #[error("{doing} failed: {cause}")]
     Database {
@@ -126,6 +139,7 @@ impl RunError {
             | RunError::NoDowngrade { revision, .. }
             | RunError::Migration { revision, .. }
             | RunError::VersionTable { revision, .. } => Some(revision),
+            RunError::ChecksumMismatch(m) => Some(&m.revision),
             RunError::UnknownDatabaseRevision { revisions, .. } => {
                 revisions.first().map(String::as_str)
             }

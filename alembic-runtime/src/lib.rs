@@ -52,6 +52,7 @@ pub mod options;
 pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod verify;
 
 pub use backend::{Backend, BackendError, LockGuard, SqlValue, TablesState, VersionRowError};
 pub use dialect::Tables;
@@ -65,3 +66,4 @@ pub use report::{Applied, Report};
 pub use rusqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{backup_to, BackupError, SqliteBackend};
+pub use verify::{Mismatch, Verification};

@@ -12,6 +12,17 @@ use crate::error::RunError;
 use crate::executor::{self, database, Context};
 use crate::options::RunOptions;
 use crate::report::Report;
+use crate::verify::{verify_heads, Verification};
+
+/// What a run does besides executing its plan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Upgrade, downgrade or a caller's plan: verify checksums first when asked to.
+    Migrate,
+    /// Stamp: never verifies (it is how a database is brought back in line); with `purge`,
+    /// revisions no script knows are accepted, since every row is deleted.
+    Stamp { purge: bool },
+}
 
 /// Applies the revisions of a [`ScriptDirectory`] to databases.
 pub struct Migrator<'s> {
@@ -49,9 +60,19 @@ impl<'s> Migrator<'s> {
             .map_err(|cause| database("reading the version table", cause))
     }
 
+    /// Checks that the scripts of the applied revisions were not edited since they ran: one
+    /// history lookup per current head. Reads only, without the lock.
+    pub fn verify(&self, backend: &mut dyn Backend) -> Result<Verification, RunError> {
+        let ctx = self.context(backend.dialect());
+        let heads = backend
+            .read_heads(&ctx.tables)
+            .map_err(|cause| database("reading the version table", cause))?;
+        verify_heads(backend, &ctx, &heads)
+    }
+
     /// Upgrades to `target` (`head`, `heads`, an id, `+2`, `label@head`, ...).
     pub fn upgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
-        self.run(backend, false, |map, heads| {
+        self.run(backend, Mode::Migrate, |map, heads| {
             Ok(plan::upgrade(map, heads, target)?)
         })
     }
@@ -59,7 +80,7 @@ impl<'s> Migrator<'s> {
     /// Downgrades to `target` (`base`, an id, `-1`, ...). Fails before running anything when a
     /// revision on the way has no downgrade SQL.
     pub fn downgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
-        self.run(backend, false, |map, heads| {
+        self.run(backend, Mode::Migrate, |map, heads| {
             Ok(plan::downgrade(map, heads, target)?)
         })
     }
@@ -72,7 +93,7 @@ impl<'s> Migrator<'s> {
         targets: &[String],
         purge: bool,
     ) -> Result<Report, RunError> {
-        self.run(backend, purge, |map, heads| {
+        self.run(backend, Mode::Stamp { purge }, |map, heads| {
             Ok(plan::stamp(map, heads, targets, purge)?)
         })
     }
@@ -80,7 +101,7 @@ impl<'s> Migrator<'s> {
     /// Runs a plan the caller made. Fails when the database's heads are not the plan's
     /// `heads_before` (it was planned against another state).
     pub fn execute(&self, backend: &mut dyn Backend, plan: &Plan) -> Result<Report, RunError> {
-        self.run(backend, false, |_, heads| {
+        self.run(backend, Mode::Migrate, |_, heads| {
             let mut expected = plan.heads_before.clone();
             expected.sort();
             if expected != heads {
@@ -103,7 +124,7 @@ impl<'s> Migrator<'s> {
     fn run(
         &self,
         backend: &mut dyn Backend,
-        purge: bool,
+        mode: Mode,
         make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
     ) -> Result<Report, RunError> {
         let ctx = self.context(backend.dialect());
@@ -126,7 +147,7 @@ impl<'s> Migrator<'s> {
         // planner deletes every row, known or not.
         let unknown: Vec<String> = heads
             .iter()
-            .filter(|h| !purge && self.scripts.script(h).is_none())
+            .filter(|h| mode != Mode::Stamp { purge: true } && self.scripts.script(h).is_none())
             .cloned()
             .collect();
         if !unknown.is_empty() {
@@ -134,6 +155,11 @@ impl<'s> Migrator<'s> {
                 revisions: unknown,
                 locations: executor::locations(self.scripts),
             });
+        }
+
+        if mode == Mode::Migrate && self.options.verify_checksums {
+            let verified = verify_heads(&mut *guard, &ctx, &heads)?;
+            log::debug!("checksums verified: {verified:?}");
         }
 
         let plan = make_plan(self.scripts.map(), &heads)?;

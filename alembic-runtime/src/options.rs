@@ -18,6 +18,10 @@ pub struct RunOptions {
     /// What the history rows record as the tool that applied a revision, e.g.
     /// `cargo-alembic 0.1.0`.
     pub tool: String,
+    /// Before an upgrade or downgrade, check that the scripts of the applied revisions were
+    /// not edited since they ran (one comparison per current head). Off by default for now;
+    /// stamping never verifies, so it stays the way out.
+    pub verify_checksums: bool,
 }
 
 impl Default for RunOptions {
@@ -27,6 +31,7 @@ impl Default for RunOptions {
             version_table_schema: None,
             transaction_per_migration: false,
             tool: concat!("alembic-runtime ", env!("CARGO_PKG_VERSION")).to_string(),
+            verify_checksums: false,
         }
     }
 }
