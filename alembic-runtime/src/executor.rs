@@ -180,8 +180,14 @@ pub(crate) fn run_plan(
                 rollback_quietly(backend);
                 return Err(RunError::Database {
                     doing: format!(
-                        "recording {} of {} in the history table",
-                        row.operation, row.revision
+                        "recording {} of {} in the history table{}",
+                        row.operation,
+                        row.revision,
+                        if outside {
+                            " (its SQL ran outside a transaction and stays applied)"
+                        } else {
+                            ""
+                        }
                     ),
                     cause,
                     applied: run.committed,
