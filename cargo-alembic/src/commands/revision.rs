@@ -7,10 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use alembic_core::revision::is_valid_id;
-use alembic_core::script::parse_script;
+use alembic_core::script::{parse_script, ScriptError};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::target::{self, ResolveError};
-use alembic_core::{Revision, RevisionMap};
+use alembic_core::{Revision, RevisionMap, Script};
 use chrono::{DateTime, Local, Utc};
 
 use crate::args::{GlobalOpts, MergeArgs, RevisionArgs};
@@ -210,6 +210,19 @@ fn generate(
             format!("fix `file_template` in {}", config.config_path.display()),
         )
     })?;
+    if name.contains(['/', '\\']) || name.is_empty() {
+        return Err(CliError::with_hint(
+            format!(
+                "file_template {:?} gives the file name {name:?}: revision files must sit at the \
+                 top level of a version location, where they are read from",
+                config.file_template
+            ),
+            format!(
+                "remove the folders from `file_template` in {}",
+                config.config_path.display()
+            ),
+        ));
+    }
     let path = version_path.join(format!("{name}.sql"));
 
     let template_path = config.template_path();
@@ -224,23 +237,41 @@ fn generate(
         }
         Err(e) => return Err(CliError::io("read", &template_path, e)),
     };
-    let mut values = Values::new();
-    values
-        .set("message", message_line)
-        .set("up_revision", new.rev_id.as_str())
-        .set("down_revision", new.heads.join(", "))
-        .set("create_date", create_date.1.as_str())
-        .set("branch_labels", new.branch_labels.join(", "))
-        .set("depends_on", new.depends_on.join(", "));
-    let text = template::render(&template_text, &values).map_err(|e| {
-        CliError::with_hint(
-            format!("{}: {e}", template_path.display()),
-            "fix the template (the names are message, up_revision, down_revision, create_date, \
-             branch_labels, depends_on)",
-        )
-    })?;
-
-    check_rendered(&path, &text, &template_path, &new, map)?;
+    let render = |message: &str| {
+        let mut values = Values::new();
+        values
+            .set("message", message)
+            .set("up_revision", new.rev_id.as_str())
+            .set("down_revision", new.heads.join(", "))
+            .set("create_date", create_date.1.as_str())
+            .set("branch_labels", new.branch_labels.join(", "))
+            .set("depends_on", new.depends_on.join(", "));
+        template::render(&template_text, &values).map_err(|e| {
+            CliError::with_hint(
+                format!("{}: {e}", template_path.display()),
+                "fix the template (the names are message, up_revision, down_revision, \
+                 create_date, branch_labels, depends_on)",
+            )
+        })
+    };
+    let text = render(&message_line)?;
+    let parsed = parse_script(&path, text.as_bytes());
+    if !matches!(&parsed, Ok(s) if s.message == message_line) {
+        // Is it the message (one that reads as a header line, such as "Revises: x") or the
+        // template? Render again with a plain message to tell.
+        let plain = render("message")?;
+        if parse_script(&path, plain.as_bytes()).is_ok() {
+            return Err(CliError::with_hint(
+                format!(
+                    "the message {message_line:?} would be read as a header line or section \
+                     marker of the script, not as its message"
+                ),
+                "reword the message (for instance \"Change Revises: ...\" instead of \
+                 \"Revises: ...\")",
+            ));
+        }
+    }
+    check_rendered(parsed, &template_path, &new, map)?;
 
     if path.exists() {
         return Err(CliError::with_hint(
@@ -262,13 +293,12 @@ fn generate(
 /// Parses the rendered script and checks the graph with it added, so that a template that
 /// drops a header line, or a label already in use, is caught before anything is written.
 fn check_rendered(
-    path: &Path,
-    text: &str,
+    parsed: Result<Script, Vec<ScriptError>>,
     template_path: &Path,
     new: &NewRevision,
     map: &RevisionMap,
 ) -> CliResult {
-    let script = parse_script(path, text.as_bytes()).map_err(|errors| CliError::Failed {
+    let script = parsed.map_err(|errors| CliError::Failed {
         message: format!(
             "the template {} renders a script that does not parse",
             template_path.display()
@@ -390,6 +420,172 @@ fn create_date(timezone: Option<&str>) -> CliResult<(DateTime<chrono::FixedOffse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const QUIET: Printer = Printer { quiet: true };
+
+    /// A project in a temp dir, addressed with `-c` so that no test depends on the cwd.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        global: GlobalOpts,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir_all(dir.path().join("migrations/versions")).unwrap();
+            fs::write(
+                dir.path().join("migrations/script.sql.tmpl"),
+                DEFAULT_TEMPLATE,
+            )
+            .unwrap();
+            let config = dir.path().join("alembic.toml");
+            fs::write(
+                &config,
+                "[alembic]\nscript_location = \"migrations\"\ntimezone = \"UTC\"\n",
+            )
+            .unwrap();
+            let global = GlobalOpts {
+                config: Some(config),
+                ..GlobalOpts::default()
+            };
+            Fixture { dir, global }
+        }
+
+        fn revision(&self, extra: &[&str]) -> CliResult {
+            let mut line = vec!["x", "revision"];
+            line.extend_from_slice(extra);
+            let cli = <crate::args::Cli as clap::Parser>::try_parse_from(line).unwrap();
+            match cli.command {
+                crate::args::Command::Revision(a) => revision(&self.global, &a, &QUIET),
+                crate::args::Command::Merge(a) => merge(&self.global, &a, &QUIET),
+                _ => unreachable!("revision arguments"),
+            }
+        }
+
+        fn merge(&self, extra: &[&str]) -> CliResult {
+            let mut line = vec!["x", "merge"];
+            line.extend_from_slice(extra);
+            let cli = <crate::args::Cli as clap::Parser>::try_parse_from(line).unwrap();
+            match cli.command {
+                crate::args::Command::Merge(a) => merge(&self.global, &a, &QUIET),
+                _ => unreachable!("merge arguments"),
+            }
+        }
+
+        fn file(&self, name: &str) -> String {
+            fs::read_to_string(self.dir.path().join("migrations/versions").join(name)).unwrap()
+        }
+
+        fn files(&self) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(self.dir.path().join("migrations/versions"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    #[test]
+    fn revisions_chain_and_follow_alembics_rules() {
+        let f = Fixture::new();
+        f.revision(&["-m", "Initial migration", "--rev-id", "a1"])
+            .unwrap();
+        f.revision(&["-m", "add x", "--rev-id", "b2"]).unwrap();
+        let b2 = f.file("b2_add_x.sql");
+        assert!(
+            b2.starts_with("-- add x\n--\n-- Revision ID: b2\n-- Revises: a1\n-- Create Date: "),
+            "{b2}"
+        );
+        assert!(b2.contains("+00:00\n"), "timezone UTC: {b2}");
+
+        // A non-head needs --splice.
+        let e = f
+            .revision(&["-m", "side", "--rev-id", "c3", "--head", "a1"])
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Revision a1 is not a head revision; please specify --splice"),
+            "{e}"
+        );
+        f.revision(&[
+            "-m",
+            "side",
+            "--rev-id",
+            "c3",
+            "--head",
+            "a1",
+            "--splice",
+            "--branch-label",
+            "feat",
+        ])
+        .unwrap();
+        assert!(f.file("c3_side.sql").contains("-- Branch Labels: feat\n"));
+
+        // Two heads now: plain `revision` refuses, naming them; label@head picks one.
+        let e = f.revision(&["-m", "next"]).unwrap_err();
+        let text = e.render();
+        assert!(
+            text.contains("Multiple heads are present; please specify the head revision"),
+            "{text}"
+        );
+        assert!(
+            text.contains("heads: ") && text.contains("b2") && text.contains("c3"),
+            "{text}"
+        );
+        f.revision(&[
+            "-m",
+            "on feat",
+            "--rev-id",
+            "d4",
+            "--head",
+            "feat@head",
+            "--depends-on",
+            "feat",
+            "--depends-on",
+            "b2",
+        ])
+        .unwrap();
+        let d4 = f.file("d4_on_feat.sql");
+        assert!(
+            d4.contains("-- Revises: c3\n") && d4.contains("-- Depends On: feat, b2\n"),
+            "{d4}"
+        );
+
+        // Duplicate ids and bad characters write nothing.
+        let before = f.files();
+        assert!(f
+            .revision(&["-m", "dup", "--rev-id", "a1", "--head", "b2"])
+            .unwrap_err()
+            .to_string()
+            .contains("already present"));
+        assert!(f
+            .revision(&["-m", "bad", "--rev-id", "a-b", "--head", "b2"])
+            .unwrap_err()
+            .to_string()
+            .contains("Character(s) '-' not allowed"));
+        assert!(f.revision(&["-m", "Revises: b2", "--head", "b2"]).is_err());
+        assert!(f
+            .revision(&[
+                "-m",
+                "label clash",
+                "--head",
+                "b2",
+                "--branch-label",
+                "feat"
+            ])
+            .is_err());
+        assert_eq!(f.files(), before);
+
+        // Merge the two heads (`heads` would name only d4: b2 is an effective head, as in
+        // Alembic); a new base with --head base.
+        f.merge(&["-m", "merge them", "--rev-id", "m1", "b2", "d4"])
+            .unwrap();
+        assert!(f.file("m1_merge_them.sql").contains("-- Revises: b2, d4\n"));
+        f.revision(&["-m", "other root", "--rev-id", "r0", "--head", "base"])
+            .unwrap();
+        assert!(f.file("r0_other_root.sql").contains("-- Revises:\n"));
+    }
 
     #[test]
     fn create_date_formats_like_python() {
