@@ -788,6 +788,26 @@ fn strongly_connected<'a>(n: usize, edges: impl Fn(usize) -> &'a [usize]) -> Vec
 }
 
 impl RevisionMap {
+    /// What `alembic current` lists for the version rows `rows`: each row's revision, plus the
+    /// revisions the rows need through `Depends On` that no row is above (so a dependency on
+    /// another branch shows up as current too). Map order.
+    pub fn current<'s>(
+        &'s self,
+        rows: &[String],
+    ) -> Result<Vec<&'s Revision>, crate::target::ResolveError> {
+        let r = crate::target::Resolver::new(self);
+        let mut idx = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let crate::target::Pos::Rev(i) = r.get_revision(row)? {
+                idx.push(i);
+            }
+        }
+        Ok(r.all_current(&idx)
+            .into_iter()
+            .map(|i| &self.revs[i])
+            .collect())
+    }
+
     /// Revisions in the order `alembic history [-r RANGE]` prints them: newest first, from the
     /// heads down. `range` is `[start]:[end]` (`base:heads` when absent); either end may be any
     /// target (`ae1f`, `-3`, `label@head`, ...) or `current`, which stands for `current_heads`.

@@ -2,6 +2,52 @@
 //! `alembic_version` rows. Pure: a plan is computed from a [`RevisionMap`](crate::RevisionMap),
 //! the database's current heads and a target, and executed elsewhere (alembic-runtime), online
 //! or as an offline `--sql` script.
+//!
+//! [`upgrade`], [`downgrade`] and [`stamp`] reproduce `alembic upgrade/downgrade/stamp`: the
+//! same revisions, in an order Alembic could run them, and the same `alembic_version` row
+//! changes per step (Alembic's `HeadMaintainer`: new branch = insert, merge = delete all but one
+//! parent row and update the last, unmerge = update plus inserts, base = delete).
+//!
+//! # Differences from Alembic
+//!
+//! Where Alembic 1.20.1 crashes (an `AssertionError`, `KeyError` or `IndexError` instead of a
+//! message), this crate returns a typed error:
+//!
+//! - `upgrade ID-N` / `upgrade ID+N` that walks off the graph or down to the base:
+//!   [`ResolveError::BaseNotAllowed`].
+//! - `downgrade LABEL@-N` while several current heads are on that branch:
+//!   [`ResolveError::AmbiguousBranchHeads`].
+//! - A step whose row change Alembic cannot make (overlapping rows such as a row and its own
+//!   ancestor, an ambiguous UPDATE, a row inserted twice by a multi-target stamp):
+//!   [`PlanError::VersionConflict`], before anything runs.
+//! - `stamp` with current heads both above and below the destination:
+//!   [`PlanError::VersionConflict`].
+//! - `stamp -N` that walks exactly to the base: [`ResolveError::BaseNotAllowed`].
+//! - `history -r` whose revisions cannot all be reached from its upper end inside the range
+//!   (the lower end has descendants reached only through `Depends On`):
+//!   [`ResolveError::UnwalkableRange`]; more than one `:` in the range:
+//!   [`ResolveError::InvalidRange`].
+//! - An empty target or `LABEL@` with nothing after it: [`ResolveError::UnknownRevision`].
+//! - `history -r ID@...:` where `ID` is a revision carrying zero or several branch labels:
+//!   [`ResolveError::UnknownBranch`].
+//!
+//! Deliberate differences:
+//!
+//! - A revision id declared twice, or a `Revises`/`Depends On` naming nothing, is a
+//!   [`GraphError`](crate::graph::GraphError) (Alembic warns and then fails later, or keeps the
+//!   last duplicate). All problems are reported at once.
+//! - `Depends On` may name a unique id prefix (4+ characters); Alembic only accepts full ids and
+//!   branch labels there (a prefix makes it fail with `KeyError`).
+//! - An ambiguous prefix is reported with every candidate; Alembic's command line says "Can't
+//!   locate revision identified by ..." for it.
+//! - Where Alembic's choice depends on Python's set order (which parent keeps the row when a
+//!   merge is downgraded, the order among several `Depends On`), the choice here is the
+//!   declared order. The rows after every step are the same either way.
+//! - `stamp --purge` plans a first step that deletes each current row by id (Alembic empties the
+//!   table with one unconditional DELETE); the rows are not resolved against the graph, so a
+//!   database holding unknown revisions can still be purged.
+//! - `downgrade -1` from several heads follows Alembic (it uses the first row of
+//!   `current_heads`, which Alembic only warns about): pass the rows in the database's order.
 
 /// Which way a revision runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -675,17 +675,12 @@ impl<'m> Resolver<'m> {
         Ok((label, self.get_revision(symbol)?))
     }
 
-    /// The current revisions plus everything they need, reduced to the highest ones.
-    fn all_current(&self, cur: &[usize]) -> Vec<usize> {
+    /// The current revisions plus everything they need, reduced to the highest ones: those
+    /// none of whose children (through `Revises`) is in the set. Map order.
+    pub(crate) fn all_current(&self, cur: &[usize]) -> Vec<usize> {
         let set = self.map.ancestor_set(cur, true);
-        let members: Vec<usize> = (0..self.map.len()).filter(|&i| set[i]).collect();
-        members
-            .iter()
-            .copied()
-            .filter(|&m| {
-                let above = self.map.descendant_set(&[m], false);
-                !members.iter().any(|&o| o != m && above[o])
-            })
+        (0..self.map.len())
+            .filter(|&m| set[m] && !self.map.node(m).next.iter().any(|&c| set[c]))
             .collect()
     }
 }

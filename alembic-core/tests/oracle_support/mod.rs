@@ -77,6 +77,14 @@ pub fn run(map: &RevisionMap, kind: &str, current: &[&str], arg: &str) -> String
             .map(|r| format!("{}={}", r.id, map.labels(&r.id).join(",")))
             .collect::<Vec<_>>()
             .join(";")),
+        "current" => map
+            .current(&cur)
+            .map(|v| {
+                let mut ids: Vec<&str> = v.iter().map(|r| r.id.as_str()).collect();
+                ids.sort();
+                ids.join(",")
+            })
+            .map_err(|e| format!("{e:?}")),
         "resolve" => target::resolve(map, arg, &cur)
             .map(|mut v| {
                 v.sort();
