@@ -15,6 +15,8 @@ use project::{
 fn fails(p: &Project, args: &[&str]) -> Run {
     let r = p.run(args);
     let what = args.join(" ");
+    // shown by the test harness on failure (and with --nocapture, to review the wording)
+    eprintln!("$ cargo alembic {what}\n{}", r.stderr);
     r.expect_clean_failure(&what);
     r.stderr_is_short(12, &what);
     r

@@ -1122,3 +1122,219 @@ fn usage_errors_exit_2() {
     p.ok(&["upgrade", "--help"]);
     assert!(!p.db().exists(), "usage errors touch nothing");
 }
+
+// ---------------------------------------------------------------------------------------------
+// more of the SPEC's promises
+
+#[test]
+fn postgres_url_is_connected_to_not_refused_as_unsupported() {
+    // SPEC section 8: PostgreSQL and MySQL are always on in the CLI. Nothing listens on port 1,
+    // so the run must fail on the connection, naming the server, with the password masked.
+    let p = linear_project();
+    for url in [
+        "postgresql://scott:s3cr3tpw@127.0.0.1:1/appdb",
+        "mysql+pymysql://scott:s3cr3tpw@127.0.0.1:1/appdb",
+    ] {
+        let r = p.run(&["--url", url, "upgrade", "head"]);
+        r.expect_clean_failure(&format!("upgrade head on {url}"));
+        r.stderr_has("127.0.0.1", "unreachable server");
+        assert!(
+            !r.stderr.contains("not supported"),
+            "{url}: the CLI must connect (SPEC section 8), not refuse the dialect:\n{}",
+            r.stderr
+        );
+        assert!(
+            !r.all().contains("s3cr3tpw"),
+            "password printed:\n{}",
+            r.all()
+        );
+    }
+}
+
+#[test]
+fn non_transactional_revision_runs_outside_a_transaction() {
+    // SQLite refuses VACUUM inside a transaction: `Transactional: false` must lift the revision
+    // out of the run's transaction (SPEC section 4).
+    let p = Project::new();
+    p.revision(
+        "a1",
+        "",
+        "CREATE TABLE t_a (id INTEGER);",
+        Some("DROP TABLE t_a;"),
+    );
+    p.revision_with(
+        "b2",
+        "a1",
+        "-- Transactional: false\n",
+        "VACUUM;",
+        Some("SELECT 1;"),
+    );
+    p.revision(
+        "c3",
+        "b2",
+        "CREATE TABLE t_c (id INTEGER);",
+        Some("DROP TABLE t_c;"),
+    );
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(version_rows(&p.db()), Some(strings(&["c3"])));
+    assert!(table_exists(&p.db(), "t_a") && table_exists(&p.db(), "t_c"));
+}
+
+#[test]
+fn sql_with_triggers_string_semicolons_and_crlf_line_endings_runs_whole() {
+    let p = Project::new();
+    let up = "CREATE TABLE log (msg TEXT);\n\
+              CREATE TABLE prompts (id INTEGER PRIMARY KEY, name TEXT);\n\
+              CREATE TRIGGER prompts_ins AFTER INSERT ON prompts BEGIN\n\
+              \x20 INSERT INTO log (msg) VALUES ('inserted; ' || NEW.name);\n\
+              END;\n\
+              INSERT INTO prompts (name) VALUES ('a;b -- not a comment');";
+    let text = project::script_text(
+        "a1",
+        "",
+        "",
+        up,
+        Some("DROP TABLE prompts;\nDROP TABLE log;"),
+    );
+    p.write(
+        "migrations/versions/a1_crlf.sql",
+        &text.replace('\n', "\r\n"),
+    );
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(version_rows(&p.db()), Some(strings(&["a1"])));
+    let conn = project::open(&p.db());
+    let name: String = conn
+        .query_row("SELECT name FROM prompts", [], |r| r.get(0))
+        .expect("one prompt row");
+    assert_eq!(name, "a;b -- not a comment");
+    let msg: String = conn
+        .query_row("SELECT msg FROM log", [], |r| r.get(0))
+        .expect("trigger fired");
+    assert_eq!(msg, "inserted; a;b -- not a comment");
+    drop(conn);
+    p.ok(&["downgrade", "base"]);
+    assert!(!table_exists(&p.db(), "prompts") && !table_exists(&p.db(), "log"));
+}
+
+#[test]
+fn custom_version_table_and_several_version_locations() {
+    let p = Project::empty();
+    p.write(
+        "alembic.toml",
+        "[alembic]\nscript_location = \"migrations\"\nurl = \"sqlite:///app.db\"\n\
+         version_locations = [\"migrations/versions\", \"more\"]\nversion_table = \"my_versions\"\n",
+    );
+    p.mkdir("migrations/versions");
+    p.revision(
+        "a1",
+        "",
+        "CREATE TABLE t_a (id INTEGER);",
+        Some("DROP TABLE t_a;"),
+    );
+    p.write(
+        "more/b2_more.sql",
+        &project::script_text(
+            "b2",
+            "a1",
+            "",
+            "CREATE TABLE t_b (id INTEGER);",
+            Some("DROP TABLE t_b;"),
+        ),
+    );
+    p.ok(&["upgrade", "head"]);
+    assert!(
+        table_exists(&p.db(), "t_b"),
+        "revisions of the second location run"
+    );
+    assert!(
+        !table_exists(&p.db(), "alembic_version"),
+        "version_table renames the table"
+    );
+    let rows: Vec<String> = {
+        let conn = project::open(&p.db());
+        let mut st = conn
+            .prepare("SELECT version_num FROM my_versions")
+            .expect("my_versions exists");
+        st.query_map([], |r| r.get(0))
+            .expect("query")
+            .filter_map(Result::ok)
+            .collect()
+    };
+    assert_eq!(rows, strings(&["b2"]));
+    let cur = p.ok(&["current"]);
+    assert_line(&cur, "b2 (head)", "current with a custom version table");
+}
+
+#[test]
+fn read_commands_do_not_create_the_database_and_empty_projects_work() {
+    let p = Project::new();
+    for args in [
+        &["current"][..],
+        &["history"][..],
+        &["heads"][..],
+        &["branches"][..],
+    ] {
+        let r = p.ok(args);
+        assert!(
+            r.stdout.trim().is_empty(),
+            "`{}` with no revisions prints nothing:\n{}",
+            args.join(" "),
+            r.stdout
+        );
+    }
+    p.ok(&["check"]);
+    assert!(
+        !p.db().exists(),
+        "read commands never create the SQLite file"
+    );
+    p.ok(&["upgrade", "head"]);
+    assert_eq!(heads_in(&p.db()), Vec::<String>::new());
+
+    let q = linear_project();
+    q.ok(&["current"]);
+    q.ok(&["history", "--indicate-current"]);
+    q.run(&["check"])
+        .expect_code(1, "check on a missing database");
+    assert!(
+        !q.db().exists(),
+        "read commands never create the SQLite file"
+    );
+}
+
+#[test]
+fn quiet_upgrade_prints_nothing() {
+    let p = linear_project();
+    let r = p.ok(&["-q", "upgrade", "head"]);
+    assert_eq!(heads_in(&p.db()), strings(&["c3"]));
+    assert!(
+        r.stdout.trim().is_empty() && r.stderr.trim().is_empty(),
+        "-q prints only results and errors:\n{}",
+        r.all()
+    );
+}
+
+#[test]
+fn stamp_sql_prints_only_version_table_statements() {
+    let p = linear_project();
+    let r = p.ok(&["stamp", "b2", "--sql"]);
+    assert!(!p.db().exists(), "stamp --sql does not touch the database");
+    assert!(r.stdout.contains("alembic_version"), "{}", r.stdout);
+    assert!(r.stdout.contains("'b2'"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("CREATE TABLE t_"),
+        "stamp runs no migration SQL:\n{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn current_on_a_database_at_an_unknown_revision_fails_as_in_alembic() {
+    // Alembic 1.20.1: `alembic current` -> "Can't locate revision identified by '...'"
+    let p = linear_project();
+    make_python_alembic_db(&p.db(), &["f00dfeed1234"]);
+    let r = p.run(&["current"]);
+    r.expect_clean_failure("current at an unknown revision");
+    r.stderr_has("f00dfeed1234", "current at an unknown revision");
+    let r = p.run(&["check"]);
+    r.expect_clean_failure("check at an unknown revision");
+}
