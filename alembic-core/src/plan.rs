@@ -17,9 +17,11 @@
 //!   [`ResolveError::BaseNotAllowed`].
 //! - `downgrade LABEL@-N` while several current heads are on that branch:
 //!   [`ResolveError::AmbiguousBranchHeads`].
-//! - A step whose row change Alembic cannot make (overlapping rows such as a row and its own
-//!   ancestor, an ambiguous UPDATE, a row inserted twice by a multi-target stamp):
-//!   [`PlanError::VersionConflict`], before anything runs.
+//! - A step whose row change Alembic cannot make: [`PlanError::VersionConflict`], before
+//!   anything runs. Seen with a merge whose parents (`Revises` plus `Depends On`) include an
+//!   ancestor of another parent (upgrading it fails with `KeyError` in Alembic), overlapping
+//!   rows (a row and its own ancestor), an ambiguous UPDATE, a row inserted twice by a
+//!   multi-target stamp.
 //! - `stamp` with current heads both above and below the destination:
 //!   [`PlanError::VersionConflict`].
 //! - `stamp -N` that walks exactly to the base: [`ResolveError::BaseNotAllowed`].
