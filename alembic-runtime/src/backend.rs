@@ -127,8 +127,9 @@ pub trait Backend {
     /// Takes the run lock, waiting for another process that holds it. Use [`LockGuard`] rather
     /// than calling this directly, so that the lock is released on every path.
     ///
-    /// On SQLite the lock is a write transaction (`BEGIN IMMEDIATE`) left open for the run.
-    fn lock(&mut self) -> Result<(), BackendError>;
+    /// The lock is per version table (`tables`): runs on other version tables of the same
+    /// database need not wait. On SQLite the run starts inside a write transaction.
+    fn lock(&mut self, tables: &Tables) -> Result<(), BackendError>;
 
     /// Releases the run lock; rolls back a transaction still open.
     fn unlock(&mut self) -> Result<(), BackendError>;
@@ -249,8 +250,11 @@ pub struct LockGuard<'a> {
 
 impl<'a> LockGuard<'a> {
     /// Takes the lock (waiting for another holder).
-    pub fn acquire(backend: &'a mut dyn Backend) -> Result<LockGuard<'a>, BackendError> {
-        backend.lock()?;
+    pub fn acquire(
+        backend: &'a mut dyn Backend,
+        tables: &Tables,
+    ) -> Result<LockGuard<'a>, BackendError> {
+        backend.lock(tables)?;
         Ok(LockGuard {
             backend,
             held: true,

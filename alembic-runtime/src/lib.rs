@@ -49,6 +49,8 @@ pub mod history;
 pub mod migrator;
 pub mod offline;
 pub mod options;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -67,3 +69,5 @@ pub use rusqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{backup_to, BackupError, SqliteBackend};
 pub use verify::{Mismatch, Verification};
+#[cfg(feature = "postgres")]
+pub use {crate::postgres::PostgresBackend, ::postgres as postgres_client};

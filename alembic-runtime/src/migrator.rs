@@ -128,7 +128,8 @@ impl<'s> Migrator<'s> {
         make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
     ) -> Result<Report, RunError> {
         let ctx = self.context(backend.dialect());
-        let mut guard = LockGuard::acquire(backend).map_err(|cause| RunError::Lock { cause })?;
+        let mut guard =
+            LockGuard::acquire(backend, &ctx.tables).map_err(|cause| RunError::Lock { cause })?;
 
         let state = guard
             .ensure_tables(&ctx.tables)

@@ -18,6 +18,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, DatabaseName};
 
 use crate::backend::{Backend, BackendError, SqlValue};
+use crate::dialect::Tables;
 
 /// How long [`SqliteBackend`] waits for another process's lock by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,7 +114,7 @@ impl Backend for SqliteBackend<'_> {
         Dialect::Sqlite
     }
 
-    fn lock(&mut self) -> Result<(), BackendError> {
+    fn lock(&mut self, _tables: &Tables) -> Result<(), BackendError> {
         if self.in_transaction() {
             return Err(BackendError::msg(
                 "the connection is inside a transaction: commit or roll it back before migrating",

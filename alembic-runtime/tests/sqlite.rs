@@ -673,7 +673,9 @@ fn backup_copies_the_database_and_never_overwrites() {
 fn can_lock(path: &std::path::Path) -> bool {
     use alembic_runtime::Backend;
     let mut other = SqliteBackend::from_connection(open(path)).with_busy_timeout(Duration::ZERO);
-    let ok = other.lock().is_ok();
+    let tables =
+        alembic_runtime::Tables::new(alembic_core::url::Dialect::Sqlite, &RunOptions::default());
+    let ok = other.lock(&tables).is_ok();
     if ok {
         other.unlock().expect("unlock");
     }
@@ -692,7 +694,11 @@ fn lock_spans_commits(wal: bool) {
     }
     {
         let mut backend = SqliteBackend::new(&mut conn);
-        backend.lock().expect("lock");
+        let tables = alembic_runtime::Tables::new(
+            alembic_core::url::Dialect::Sqlite,
+            &RunOptions::default(),
+        );
+        backend.lock(&tables).expect("lock");
         assert!(
             backend.in_transaction(),
             "the run starts inside a write transaction"

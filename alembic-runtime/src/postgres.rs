@@ -1,0 +1,253 @@
+//! The PostgreSQL backend (the synchronous `postgres` client, feature `postgres`).
+//!
+//! The run lock is a session-level advisory lock, keyed by the version table's schema and name:
+//! it holds across the run's commits, PostgreSQL frees it if the session dies, and a waiting
+//! process polls for it (see [`Backend::lock`] below for why it does not block). DDL is transactional, so a revision and its version
+//! row commit together.
+//!
+//! Not yet: TLS connections, and splitting a `Transactional: false` script into statements
+//! (PostgreSQL runs a multi-statement batch as one implicit transaction, so such a script
+//! should hold one statement, e.g. a single `CREATE INDEX CONCURRENTLY`).
+
+use std::error::Error as StdError;
+use std::time::{Duration, Instant};
+
+use alembic_core::url::Dialect;
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::{Client, NoTls};
+
+use crate::backend::{Backend, BackendError, SqlValue};
+use crate::dialect::{placeholder, Tables};
+
+enum Conn<'c> {
+    Borrowed(&'c mut Client),
+    Owned(Box<Client>),
+}
+
+/// A [`Backend`] over a `postgres::Client`, borrowed or owned.
+pub struct PostgresBackend<'c> {
+    client: Conn<'c>,
+    in_transaction: bool,
+    /// The advisory-lock key while the lock is held.
+    locked: Option<i64>,
+    /// How long to wait for another process's lock; `None`: as long as it takes.
+    lock_timeout: Option<Duration>,
+}
+
+impl<'c> PostgresBackend<'c> {
+    /// Borrows a connected client for a run.
+    pub fn new(client: &'c mut Client) -> Self {
+        PostgresBackend {
+            client: Conn::Borrowed(client),
+            in_transaction: false,
+            locked: None,
+            lock_timeout: None,
+        }
+    }
+
+    /// Gives up waiting for another process's lock after `timeout` (default: wait as long as
+    /// it takes, since the other process is applying the same migrations).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    fn client(&mut self) -> &mut Client {
+        match &mut self.client {
+            Conn::Borrowed(c) => c,
+            Conn::Owned(c) => c,
+        }
+    }
+}
+
+impl PostgresBackend<'static> {
+    /// Connects to `url` (`postgresql://user:password@host:port/database`), without TLS.
+    pub fn connect(url: &str) -> Result<Self, BackendError> {
+        let client = Client::connect(url, NoTls).map_err(err)?;
+        Ok(PostgresBackend {
+            client: Conn::Owned(Box::new(client)),
+            in_transaction: false,
+            locked: None,
+            lock_timeout: None,
+        })
+    }
+}
+
+/// The server's message with its detail and hint, rather than the client's generic wrapper.
+fn err(e: postgres::Error) -> BackendError {
+    let message = match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!("{}: {}", db.severity(), db.message());
+            if let Some(detail) = db.detail() {
+                m.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                m.push_str(&format!(" (hint: {hint})"));
+            }
+            m
+        }
+        None => e.to_string(),
+    };
+    BackendError::new(message, e)
+}
+
+/// A stable 64-bit key for `pg_advisory_lock` (FNV-1a), the same in every build and process.
+fn lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "cargo-alembic:".bytes().chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A NULL of whatever type the server expects for the parameter.
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(
+        &self,
+        _: &Type,
+        _: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn bind(params: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                SqlValue::Null => Box::new(Null),
+                SqlValue::Text(s) => Box::new(s.clone()),
+                SqlValue::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+impl Backend for PostgresBackend<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn lock(&mut self, tables: &Tables) -> Result<(), BackendError> {
+        let schema = match &tables.schema {
+            Some(schema) => schema.clone(),
+            None => self
+                .client()
+                .query_one("SELECT current_schema()::text", &[])
+                .and_then(|row| row.try_get::<_, String>(0))
+                .map_err(err)?,
+        };
+        let key = lock_key(&format!("{schema}.{}", tables.version));
+        // Poll with pg_try_advisory_lock rather than block in pg_advisory_lock: a session
+        // blocked in a statement holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY`
+        // waits for every such snapshot to end: a deadlock PostgreSQL would break by failing
+        // one of them.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let taken: bool = self
+                .client()
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .and_then(|row| row.try_get(0))
+                .map_err(err)?;
+            if taken {
+                self.locked = Some(key);
+                return Ok(());
+            }
+            if let Some(limit) = self.lock_timeout {
+                if started.elapsed() >= limit {
+                    return Err(BackendError::msg(format!(
+                        "another process held the migration lock of {schema}.{} for more than \
+                         {} s",
+                        tables.version,
+                        limit.as_secs()
+                    )));
+                }
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    fn unlock(&mut self) -> Result<(), BackendError> {
+        let rolled_back = self.rollback();
+        if let Some(key) = self.locked.take() {
+            self.client()
+                .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .map_err(err)?;
+        }
+        rolled_back
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
+    fn begin(&mut self) -> Result<(), BackendError> {
+        self.client().batch_execute("BEGIN").map_err(err)?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), BackendError> {
+        // Whatever COMMIT returns, the transaction is over (a failed one is rolled back).
+        self.in_transaction = false;
+        self.client().batch_execute("COMMIT").map_err(err)
+    }
+
+    fn rollback(&mut self) -> Result<(), BackendError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        self.client().batch_execute("ROLLBACK").map_err(err)
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), BackendError> {
+        self.client().batch_execute(sql).map_err(err)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, BackendError> {
+        let values = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
+        self.client().execute(sql, &refs).map_err(err)
+    }
+
+    fn query_strings(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<String>, BackendError> {
+        let values = bind(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
+        let rows = self.client().query(sql, &refs).map_err(err)?;
+        rows.iter()
+            .map(|row| row.try_get::<_, String>(0).map_err(err))
+            .collect()
+    }
+
+    // information_schema names are `sql_identifier`, which the client cannot read as text:
+    // cast them.
+    fn table_exists(&mut self, tables: &Tables, table: &str) -> Result<bool, BackendError> {
+        let sql = format!(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = COALESCE({}::text, current_schema()) AND table_name = {}",
+            placeholder(Dialect::Postgres, 1),
+            placeholder(Dialect::Postgres, 2)
+        );
+        let schema = tables.schema.clone().into();
+        let rows = self.query_strings(&sql, &[schema, SqlValue::Text(table.to_string())])?;
+        Ok(!rows.is_empty())
+    }
+}
