@@ -1,12 +1,18 @@
 //! Graph validation, queries and error values on small literal graphs. Expected values were
 //! checked against Alembic 1.20.1 where Alembic answers (see `alembic_oracle.rs` for the bulk).
 
-mod oracle_support;
-use oracle_support::rev;
-
 use alembic_core::graph::{GraphError, RevisionMap};
 use alembic_core::plan::{self, PlanError, StepKind, VersionChange};
 use alembic_core::target::{self, ResolveError};
+
+fn rev(id: &str, down: &[&str], labels: &[&str], deps: &[&str]) -> alembic_core::Revision {
+    alembic_core::Revision {
+        id: id.to_string(),
+        down_revisions: strings(down),
+        branch_labels: strings(labels),
+        depends_on: strings(deps),
+    }
+}
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
