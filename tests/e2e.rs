@@ -267,6 +267,15 @@ fn init_twice_changes_nothing_and_says_so() {
         changed.is_empty() && before.len() == after.len(),
         "a second init must change nothing; changed or new: {changed:?}"
     );
+    // a hand-edited alembic.toml survives another init
+    let edited = p.read("alembic.toml") + "# my note\n";
+    p.write("alembic.toml", &edited);
+    p.ok(&["init", "migrations"]);
+    assert_eq!(
+        p.read("alembic.toml"),
+        edited,
+        "init must not overwrite alembic.toml"
+    );
     let said = second.all().to_lowercase();
     assert!(
         ["already", "nothing", "unchanged", "up to date", "exists"]
@@ -1337,4 +1346,145 @@ fn current_on_a_database_at_an_unknown_revision_fails_as_in_alembic() {
     r.stderr_has("f00dfeed1234", "current at an unknown revision");
     let r = p.run(&["check"]);
     r.expect_clean_failure("check at an unknown revision");
+}
+
+#[test]
+fn concurrent_cli_upgrades_apply_each_revision_once() {
+    let p = Project::new();
+    p.revision(
+        "r00",
+        "",
+        "CREATE TABLE applied (rev TEXT NOT NULL);",
+        Some("DROP TABLE applied;"),
+    );
+    for i in 1..=30 {
+        let id = format!("r{i:02}");
+        let parent = format!("r{:02}", i - 1);
+        p.revision(
+            &id,
+            &parent,
+            &format!("INSERT INTO applied (rev) VALUES ('{id}');"),
+            Some(&format!("DELETE FROM applied WHERE rev = '{id}';")),
+        );
+    }
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(project::bin())
+                .current_dir(p.root())
+                .env_remove("DATABASE_URL")
+                .args(["-q", "upgrade", "head"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn cargo-alembic")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "every concurrent `upgrade head` succeeds: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(version_rows(&p.db()), Some(strings(&["r30"])));
+    let n: i64 = project::open(&p.db())
+        .query_row("SELECT count(*) FROM applied", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 30, "each revision ran exactly once");
+}
+
+/// SHA-256 (hex) of `bytes`, computed by coreutils' sha256sum so the test shares no code with
+/// the product.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum is installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write to sha256sum");
+    let out = child.wait_with_output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn history_table_records_revision_operation_checksum_and_tool() {
+    let p = Project::new();
+    let text = project::script_text(
+        "a1",
+        "",
+        "",
+        "CREATE TABLE t_a (id INTEGER);",
+        Some("DROP TABLE t_a;"),
+    );
+    // written with CRLF: the checksum is of the text with line endings normalised to \n
+    p.write(
+        "migrations/versions/a1_rev.sql",
+        &text.replace('\n', "\r\n"),
+    );
+    let expected = sha256_hex(text.as_bytes());
+    assert_eq!(expected.len(), 64);
+    p.ok(&["upgrade", "head"]);
+    p.ok(&["stamp", "base"]);
+
+    let conn = project::open(&p.db());
+    let mut st = conn
+        .prepare("SELECT * FROM alembic_version_history")
+        .expect("alembic_version_history exists");
+    let ncols = st.column_count();
+    let rows: Vec<Vec<String>> = st
+        .query_map([], |r| {
+            (0..ncols)
+                .map(|i| {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Text(t) => t,
+                        rusqlite::types::Value::Integer(n) => n.to_string(),
+                        rusqlite::types::Value::Real(f) => f.to_string(),
+                        _ => String::new(),
+                    })
+                })
+                .collect()
+        })
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    let about_a1: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r.iter().any(|v| v == "a1"))
+        .collect();
+    assert_eq!(
+        about_a1.len(),
+        2,
+        "an upgrade row and a stamp row for a1: {rows:?}"
+    );
+    let up = about_a1
+        .iter()
+        .find(|r| r.iter().any(|v| v.to_lowercase().contains("upgrade")))
+        .unwrap_or_else(|| panic!("an upgrade row: {rows:?}"));
+    assert!(
+        up.iter().any(|v| v.eq_ignore_ascii_case(&expected)),
+        "the upgrade row holds the script's SHA-256 {expected} (CRLF normalised): {up:?}"
+    );
+    assert!(
+        up.iter()
+            .any(|v| v.contains("cargo-alembic") || v.contains("cargo_alembic")),
+        "the row says which tool did it: {up:?}"
+    );
+    assert!(
+        about_a1
+            .iter()
+            .any(|r| r.iter().any(|v| v.to_lowercase().contains("stamp"))),
+        "a stamp row: {rows:?}"
+    );
 }
