@@ -188,8 +188,9 @@ pub fn config_error(e: alembic_core::config::ConfigError) -> CliError {
     )
 }
 
-/// SPEC section 3's search: `-c FILE`; else `alembic.toml` in the current directory (or, with
-/// `--manifest-path`/`-p`, in that package's folder); else `[package.metadata.alembic]`.
+/// SPEC section 3's search: `-c FILE`; else `alembic.toml` in the current directory (unless
+/// `--manifest-path`/`-p` name a package); else `alembic.toml` beside the package's Cargo.toml;
+/// else its `[package.metadata.alembic]`.
 fn find_config(global: &GlobalOpts, cwd: &Path) -> CliResult<Config> {
     if let Some(path) = &global.config {
         if !path.is_file() {
@@ -219,12 +220,12 @@ fn find_config(global: &GlobalOpts, cwd: &Path) -> CliResult<Config> {
             ))
         }
     };
-    if explicit_package {
-        if let Some(dir) = manifest.parent() {
-            let beside = dir.join(CONFIG_FILE);
-            if beside.is_file() {
-                return load_file(&beside);
-            }
+    // The package's own alembic.toml, for commands run from a subfolder (src/) or with
+    // --manifest-path / -p.
+    if let Some(dir) = manifest.parent() {
+        let beside = dir.join(CONFIG_FILE);
+        if beside.is_file() {
+            return load_file(&beside);
         }
     }
     metadata_config(global, &manifest)
