@@ -1488,3 +1488,51 @@ fn history_table_records_revision_operation_checksum_and_tool() {
         "a stamp row: {rows:?}"
     );
 }
+
+#[test]
+fn package_flag_picks_a_workspace_member() {
+    let p = Project::empty();
+    p.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\", \"other\"]\nresolver = \"2\"\n",
+    );
+    p.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [package.metadata.alembic]\nscript_location = \"db\"\nurl = \"sqlite:///app.db\"\n",
+    );
+    p.write("app/src/main.rs", "fn main() {}\n");
+    p.write(
+        "other/Cargo.toml",
+        "[package]\nname = \"other\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    p.write("other/src/main.rs", "fn main() {}\n");
+    p.write(
+        "app/db/versions/a1_rev.sql",
+        &project::script_text(
+            "a1",
+            "",
+            "",
+            "CREATE TABLE t_a (id INTEGER);",
+            Some("DROP TABLE t_a;"),
+        ),
+    );
+    p.ok(&["-p", "app", "upgrade", "head"]);
+    assert_eq!(
+        heads_in(&p.path("app/app.db")),
+        strings(&["a1"]),
+        "the SQLite path is relative to the member's Cargo.toml"
+    );
+    // from inside the member (any sub-folder) no flag is needed
+    let mut cmd = command(&p.path("app/src"));
+    cmd.args(["current"]);
+    let r = run_cmd(cmd);
+    r.ok("current from app/src");
+    assert_line(&r, "a1 (head)", "current from app/src");
+    // at the workspace root the package is ambiguous: a clean error, not a guess
+    let r = p.run(&["current"]);
+    r.expect_clean_failure("current at a workspace root");
+    let r = p.run(&["-p", "nosuch", "current"]);
+    r.expect_clean_failure("-p with an unknown package");
+    r.stderr_has("nosuch", "-p with an unknown package");
+}
