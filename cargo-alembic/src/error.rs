@@ -144,8 +144,20 @@ impl CliError {
                 }
             }
             CliError::Run(e) => {
-                if let Some(report) = e.applied().filter(|r| !r.is_empty()) {
-                    line(&format!("committed before the failure: {report}"));
+                match (e, e.applied()) {
+                    (_, Some(report)) if !report.is_empty() => {
+                        line(&format!("committed before the failure: {report}"));
+                    }
+                    (
+                        RunError::Migration {
+                            half_applied: false,
+                            ..
+                        },
+                        Some(_),
+                    ) => {
+                        line("nothing of this run was committed: the database is as it was before")
+                    }
+                    _ => {}
                 }
                 let hint = match e {
                     RunError::Plan(p) => plan_hint(p),
