@@ -43,8 +43,8 @@ const MIN_GRAPHS: usize = 30;
 const MIN_STEPS: usize = 200;
 
 const DEFAULT_SEED: u64 = 0x00A1_E3B1_C202_6001;
-const RANDOM_GRAPHS: usize = 26;
-const STEPS_PER_RANDOM_GRAPH: usize = 9;
+const RANDOM_GRAPHS: usize = 30;
+const STEPS_PER_RANDOM_GRAPH: usize = 10;
 
 /// How many mismatches are reported in full (graph, outcomes, reproduction).
 const DETAILED_REPORTS: usize = 25;

@@ -265,7 +265,7 @@ fn fresh_id(rng: &mut Rng, existing: &[Rev]) -> String {
 /// A random valid revision graph: linear runs, branch points, merges of two or three heads,
 /// several bases, branch labels, and `depends_on` across branches (by id and by label).
 pub fn random_graph(rng: &mut Rng, name: &str) -> Vec<Rev> {
-    let n = 4 + rng.below(10);
+    let n = 4 + rng.below(14);
     let mut revs: Vec<Rev> = Vec::new();
     let mut labels_left: Vec<&str> = LABEL_WORDS.to_vec();
     let mut ancestors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -293,6 +293,19 @@ pub fn random_graph(rng: &mut Rng, name: &str) -> Vec<Rev> {
                 chosen.push(hs.remove(i));
             }
             chosen
+        } else if revs.len() >= 3 && rng.chance(1, 30) {
+            // A merge of two revisions that are not both heads (one may be a branch point);
+            // neither may be an ancestor of the other.
+            let a = rng.pick(&revs).id.clone();
+            let b = rng.pick(&revs).id.clone();
+            let related = a == b
+                || ancestors.get(&a).is_some_and(|s| s.contains(&b))
+                || ancestors.get(&b).is_some_and(|s| s.contains(&a));
+            if related {
+                vec![a]
+            } else {
+                vec![a, b]
+            }
         } else if rng.chance(2, 3) {
             // Continue a head: a linear run.
             vec![rng.pick(&heads).clone()]
@@ -317,7 +330,12 @@ pub fn random_graph(rng: &mut Rng, name: &str) -> Vec<Rev> {
         }
         // depends_on: any earlier revision that is not already an ancestor (the interesting
         // case: a cross-branch dependency); by label when the target declares one.
-        if rng.chance(1, 4) {
+        let deps = if rng.chance(1, 4) {
+            1 + usize::from(rng.chance(1, 4))
+        } else {
+            0
+        };
+        for _ in 0..deps {
             let candidates: Vec<&Rev> = revs.iter().filter(|r| !anc.contains(&r.id)).collect();
             if !candidates.is_empty() {
                 let target = *rng.pick(&candidates);
@@ -356,15 +374,18 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
         up(rng.pick_str(&ids))
     });
     while out.len() < count {
-        let cmd = match rng.below(100) {
+        let has_labels = !labels.is_empty();
+        let cmd = match rng.below(120) {
             0..=7 => up("head"),
             8..=15 => up("heads"),
             16..=22 => up(rng.pick_str(&ids)),
             23..=26 => up(&prefix(rng)),
             27..=30 => up(&format!("+{}", 1 + rng.below(3))),
             31..=33 => up(&format!("{}+{}", rng.pick_str(&ids), 1 + rng.below(2))),
-            34..=37 if !labels.is_empty() => up(&format!("{}@head", rng.pick_str(&labels))),
-            38..=39 if !labels.is_empty() => up(&format!("{}@+1", rng.pick_str(&labels))),
+            34..=37 if has_labels => up(&format!("{}@head", rng.pick_str(&labels))),
+            38..=39 if has_labels => {
+                up(&format!("{}@+{}", rng.pick_str(&labels), 1 + rng.below(2)))
+            }
             40 => up(&format!("{}@head", rng.pick_str(&ids))),
             41 => up("zz99"),
             42..=47 => down("-1"),
@@ -372,8 +393,10 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
             50..=55 => down(rng.pick_str(&ids)),
             56..=57 => down(&prefix(rng)),
             58..=61 => down("base"),
-            62..=64 if !labels.is_empty() => down(&format!("{}@base", rng.pick_str(&labels))),
-            65..=66 if !labels.is_empty() => down(&format!("{}@-1", rng.pick_str(&labels))),
+            62..=64 if has_labels => down(&format!("{}@base", rng.pick_str(&labels))),
+            65..=66 if has_labels => {
+                down(&format!("{}@-{}", rng.pick_str(&labels), 1 + rng.below(2)))
+            }
             67..=68 => down(&format!("{}-1", rng.pick_str(&ids))),
             69..=72 => stamp(&["heads"], false),
             73..=74 => stamp(&["head"], false),
@@ -381,10 +404,27 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
             78..=80 => stamp(&[rng.pick_str(&ids), rng.pick_str(&ids)], rng.chance(1, 2)),
             81..=82 => stamp(&[rng.pick_str(&ids)], true),
             83..=84 => stamp(&["base"], false),
-            85..=86 if !labels.is_empty() => {
-                stamp(&[&format!("{}@head", rng.pick_str(&labels))], false)
+            85..=86 if has_labels => stamp(&[&format!("{}@head", rng.pick_str(&labels))], false),
+            87..=89 if has_labels => up(rng.pick_str(&labels)),
+            // Rarer forms: a label qualifying an id, an id's branch head, relative steps from
+            // an id downwards, labels as downgrade targets, three stamp targets.
+            90..=91 if has_labels => {
+                up(&format!("{}@{}", rng.pick_str(&labels), rng.pick_str(&ids)))
             }
-            87..=89 if !labels.is_empty() => up(rng.pick_str(&labels)),
+            92..=93 if has_labels => down(rng.pick_str(&labels)),
+            94 => down(&format!("{}@head", rng.pick_str(&ids))),
+            95..=96 => down(&format!("{}+1", rng.pick_str(&ids))),
+            97 => up(&format!("{}-1", rng.pick_str(&ids))),
+            98..=99 => stamp(
+                &[rng.pick_str(&ids), rng.pick_str(&ids), rng.pick_str(&ids)],
+                rng.chance(1, 2),
+            ),
+            100 if has_labels => stamp(&[&format!("{}@base", rng.pick_str(&labels))], false),
+            101 => stamp(&["base"], true),
+            102 => down("heads"),
+            103..=104 => up(&format!("{}@+1", rng.pick_str(&ids))),
+            105..=106 => down(&format!("{}@-1", rng.pick_str(&ids))),
+            107 => stamp(&[&prefix(rng)], false),
             _ => up("heads"),
         };
         out.push(cmd);
