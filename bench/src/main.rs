@@ -47,7 +47,8 @@ struct Args {
     /// Measured runs of the fast tools (cargo-alembic, sqlite3, refinery), after a warm-up.
     #[arg(long, value_name = "N")]
     reps: Option<usize>,
-    /// Measured runs of Python Alembic, after a warm-up (it takes seconds per run).
+    /// Measured runs of the slow tools, after a warm-up: Python Alembic, and refinery with
+    /// a transaction (so an fsync) per migration. Each run takes seconds.
     #[arg(long, value_name = "N")]
     alembic_reps: Option<usize>,
     /// Skip Python Alembic entirely (for iterating on cargo-alembic alone).
@@ -174,7 +175,7 @@ fn run(args: Args) -> Result<(), BenchError> {
     });
     rows.push(Row {
         tool: "refinery 0.8 (in-process, default: transaction per migration)".into(),
-        stats: repeat(reps, || {
+        stats: repeat(py_reps, || {
             refinery_peer::apply(&up_history, &refinery_db, false)
         })?,
     });
@@ -201,8 +202,8 @@ fn run(args: Args) -> Result<(), BenchError> {
         println!("NOTE: {note}");
     }
     println!(
-        "cargo-alembic runs: {reps} (after 1 warm-up); Alembic runs: {py_reps} (after 1 warm-up); \
-         cores: {}",
+        "runs: {reps} of each fast tool, {py_reps} of each slow one (Alembic, refinery with a \
+         transaction per migration), each after 1 warm-up run; cores: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     if args.keep {
