@@ -3,6 +3,8 @@
 //! `show current` and `history` with `--indicate-current` or a `current` range connect, and
 //! they only read (no lock, no table created).
 
+use std::collections::HashSet;
+
 use alembic_core::source::ScriptDirectory;
 use alembic_core::target;
 use alembic_core::Script;
@@ -49,8 +51,8 @@ pub fn current(global: &GlobalOpts, args: &ReadArgs, printer: &Printer) -> CliRe
     let scripts = project.scripts()?;
     let url = project.require_url()?.masked();
     let heads = database_heads(&project, &scripts)?;
-    let views = heads
-        .iter()
+    let views = shown_as_current(&scripts, &heads)
+        .into_iter()
         .map(|h| Ok(RevView::new(&scripts, script(&scripts, h)?)))
         .collect::<CliResult<Vec<_>>>()?;
     if args.json {
@@ -73,6 +75,29 @@ pub fn current(global: &GlobalOpts, args: &ReadArgs, printer: &Printer) -> CliRe
         });
     }
     Ok(())
+}
+
+/// What `current` lists, as Alembic's `get_all_current`: the version rows plus everything they
+/// need (through `Revises` and `Depends On`), keeping only the revisions that no other one in
+/// that set revises. So a dependency that is not below another listed revision (a revision
+/// other branches depend on) is listed too, e.g. `base2 (effective head)`. In map order.
+fn shown_as_current<'a>(scripts: &'a ScriptDirectory, heads: &'a [String]) -> Vec<&'a str> {
+    let map = scripts.map();
+    let mut set: HashSet<&str> = heads.iter().map(String::as_str).collect();
+    for h in heads {
+        set.extend(map.ancestors(h));
+    }
+    // The set holds every ancestor of its members, so a member is below another member exactly
+    // when some member lists it in `Revises`.
+    let revised: HashSet<&str> = set
+        .iter()
+        .filter_map(|id| map.get(id))
+        .flat_map(|r| r.down_revisions.iter().map(String::as_str))
+        .collect();
+    map.iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| set.contains(id) && !revised.contains(id))
+        .collect()
 }
 
 pub fn history(global: &GlobalOpts, args: &HistoryArgs, printer: &Printer) -> CliResult {
