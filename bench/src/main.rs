@@ -103,6 +103,7 @@ fn run(args: Args) -> Result<(), BenchError> {
     }
 
     let tools = tools(&args)?;
+    let load_before = machine_load();
     eprintln!("cargo-alembic: {}", tools.ours.display());
     eprintln!("peer: {}", tools.alembic_label);
     eprintln!("sqlite3: {}", version_line(&tools.sqlite3, &["--version"]));
@@ -206,6 +207,8 @@ fn run(args: Args) -> Result<(), BenchError> {
          transaction per migration), each after 1 warm-up run; cores: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    println!("machine load before: {load_before}");
+    println!("machine load after:  {}", machine_load());
     if args.keep {
         let kept = tmp.keep();
         println!("generated projects kept in {}", kept.display());
@@ -323,6 +326,27 @@ fn real_python() -> Result<PathBuf, BenchError> {
         ));
     }
     Ok(PathBuf::from(path))
+}
+
+/// The load average and the share of time tasks waited for a CPU (Linux PSI), so a reader
+/// can tell a run on a busy shared machine from one on an idle one.
+fn machine_load() -> String {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let loadavg: Vec<String> = read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .map(str::to_owned)
+        .collect();
+    let pressure = read("/proc/pressure/cpu")
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().find(|f| f.starts_with("avg60=")))
+        .map(|f| f.trim_start_matches("avg60=").to_owned());
+    format!(
+        "load average {}; CPU pressure (some, 60 s) {}%",
+        loadavg.join(" "),
+        pressure.unwrap_or_else(|| "?".into())
+    )
 }
 
 fn version_line(program: &Path, args: &[&str]) -> String {
