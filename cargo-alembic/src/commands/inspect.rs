@@ -245,3 +245,61 @@ pub fn show(global: &GlobalOpts, args: &ShowArgs, printer: &Printer) -> CliResul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alembic_core::{Checksum, Revision};
+
+    fn script(id: &str, down: &[&str], deps: &[&str]) -> Script {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Script {
+            revision: Revision {
+                id: id.to_string(),
+                down_revisions: list(down),
+                branch_labels: Vec::new(),
+                depends_on: list(deps),
+            },
+            message: id.to_string(),
+            create_date: None,
+            transactional: true,
+            upgrade_sql: String::new(),
+            downgrade_sql: None,
+            checksum: Checksum::of_file_bytes(id.as_bytes()),
+            path: format!("{id}.sql").into(),
+            id_line: 3,
+        }
+    }
+
+    #[test]
+    fn current_lists_what_alembic_lists() {
+        // Expected sets observed from `alembic current` on the same graph.
+        let dir = ScriptDirectory::from_scripts(vec![
+            script("a1", &[], &[]),
+            script("b2", &["a1"], &[]),
+            script("base2", &[], &[]),
+            script("c3b", &["a1"], &[]),
+            script("d4", &["c3b"], &["b2"]),
+            script("d5", &["e4a193614c6e"], &["c3b"]),
+            script("dd9", &[], &["base2"]),
+            script("e4a193614c6e", &["b2"], &[]),
+            script("m1", &["d4", "d5"], &[]),
+        ])
+        .expect("valid graph");
+        let shown = |rows: &[&str]| {
+            let rows: Vec<String> = rows.iter().map(|s| s.to_string()).collect();
+            let mut v: Vec<String> = shown_as_current(&dir, &rows)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(shown(&["dd9", "m1"]), ["base2", "dd9", "m1"]);
+        assert_eq!(shown(&["d4"]), ["b2", "d4"]);
+        assert_eq!(shown(&["d4", "d5"]), ["d4", "d5"]);
+        assert_eq!(shown(&["b2", "c3b"]), ["b2", "c3b"]);
+        assert_eq!(shown(&["a1"]), ["a1"]);
+        assert!(shown(&[]).is_empty());
+    }
+}
