@@ -50,6 +50,53 @@ impl Printer {
     }
 }
 
+/// Shows that a long run is alive: while it lasts, every few seconds a line on stderr with the
+/// time spent so far (the runtime logs each revision, with its duration, as it completes). Only
+/// on a terminal and without `-q`; stops when dropped.
+pub struct Ticker {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    pub fn start(printer: &Printer, what: &str) -> Ticker {
+        use std::io::IsTerminal;
+        if printer.quiet || !io::stderr().is_terminal() {
+            return Ticker {
+                stop: None,
+                thread: None,
+            };
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let what = what.to_string();
+        let started = std::time::Instant::now();
+        let thread = std::thread::spawn(move || {
+            let interval = std::time::Duration::from_secs(5);
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                let _ = writeln!(
+                    io::stderr().lock(),
+                    "... {what}: still running after {} s",
+                    started.elapsed().as_secs()
+                );
+            }
+        });
+        Ticker {
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the thread at once.
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// How much of a revision line to show, as Alembic's `cmd_format` arguments.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LineStyle {

@@ -10,7 +10,7 @@ use alembic_runtime::{Migrator, Report};
 use crate::args::{GlobalOpts, StampArgs, UpgradeArgs};
 use crate::commands::backup;
 use crate::error::{CliError, CliResult};
-use crate::output::Printer;
+use crate::output::{Printer, Ticker};
 use crate::project::Project;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,18 @@ fn migrate(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer, way: Way)
         backup::run(&project, printer)?;
     }
     let mut conn = project.connect()?;
+    let _ticker = Ticker::start(
+        printer,
+        &format!(
+            "{} {}",
+            if way == Way::Up {
+                "upgrade"
+            } else {
+                "downgrade"
+            },
+            args.revision
+        ),
+    );
     let report = conn.with_backend(|backend| match way {
         Way::Up => migrator.upgrade(backend, &args.revision),
         Way::Down => migrator.downgrade(backend, &args.revision),
