@@ -570,6 +570,14 @@ fn run_graph(
         match judge(g, &before, a, &ours) {
             Verdict::Same => t.same += 1,
             Verdict::OrderVariant => {
+                if t.order_variants == 0 {
+                    let _ = write!(
+                        log,
+                        "  graph {} (for the order variants below):\n{}",
+                        g.name,
+                        g.describe()
+                    );
+                }
                 t.order_variants += 1;
                 let _ = writeln!(
                     log,

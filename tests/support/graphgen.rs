@@ -664,6 +664,93 @@ pub fn hand_made() -> Vec<Graph> {
             ],
         ),
         g(
+            // A label declared mid-chain: Alembic spreads it to every descendant, and upwards
+            // from the last descendant it visits until a branch or merge point, so which
+            // revisions carry it depends on the shape below the label.
+            "label-mid-chain",
+            vec![
+                Rev::new("c0c0", &[]),
+                Rev::new("c1c1", &["c0c0"]).label("mid"),
+                Rev::new("c2c2", &["c1c1"]),
+                Rev::new("c3c3", &["c2c2"]),
+                Rev::new("e0e0", &[]).label("other"),
+                Rev::new("e1e1", &["e0e0"]),
+            ],
+            vec![
+                up("mid@head"),
+                down("mid@base"),
+                up("mid@+1"),
+                up("mid@+2"),
+                down("mid@-1"),
+                stamp(&["mid@base"], false),
+                up("other@head"),
+                down("mid@-1"),
+                up("heads"),
+                down("mid@c1c1"),
+                down("other@base"),
+                up("mid@c3c3"),
+                down("mid@base"),
+                stamp(&["mid@head", "other@base"], true),
+                down("base"),
+            ],
+        ),
+        g(
+            // A label just below a merge, and one on a head: what `LABEL@base` and `LABEL@-1`
+            // mean when the labelled line joins another.
+            "label-below-merge",
+            vec![
+                Rev::new("m000", &[]),
+                Rev::new("m001", &["m000"]).label("low"),
+                Rev::new("m002", &["m000"]),
+                Rev::new("m003", &["m001", "m002"]),
+                Rev::new("m004", &["m003"]).label("top"),
+            ],
+            vec![
+                up("low@head"),
+                down("low@base"),
+                up("low@+1"),
+                up("m002"),
+                down("low@-1"),
+                up("heads"),
+                down("top@-1"),
+                down("low@-2"),
+                up("top@head"),
+                down("top@base"),
+                up("low@+3"),
+                stamp(&["low@base"], false),
+                up("top@+1"),
+                down("m002"),
+                down("base"),
+            ],
+        ),
+        g(
+            // Four independent lines, one ending in a merge: which line runs first is Alembic's
+            // tie-break between independent revisions (shrunk from a random graph whose order
+            // differed; any valid order passes, but the log shows it).
+            "order-tiebreak",
+            vec![
+                Rev::new("0628a2", &[]),
+                Rev::new("3794", &[]),
+                Rev::new("d221", &[]),
+                Rev::new("856bd", &[]),
+                Rev::new("c7f7", &["3794"]),
+                Rev::new("a84", &["c7f7", "0628a2"]),
+                Rev::new("0628a23c", &["d221"]),
+                Rev::new("c4d", &[]),
+                Rev::new("856b", &["c4d"]),
+                Rev::new("d2e", &["0628a23c"]),
+                Rev::new("062f0", &["856b"]),
+            ],
+            vec![
+                up("heads"),
+                down("base"),
+                up("a84"),
+                up("heads"),
+                down("c4d"),
+                down("base"),
+            ],
+        ),
+        g(
             // Stamp corner cases: several targets, targets on one lineage, purge.
             "stamps",
             vec![
