@@ -254,7 +254,10 @@ fn generate(
             )
         })
     };
-    let text = render(&message_line)?;
+    let mut text = render(&message_line)?;
+    if new.heads.len() > 1 {
+        text = mark_merge_downgradable(&text);
+    }
     let parsed = parse_script(&path, text.as_bytes());
     if !matches!(&parsed, Ok(s) if s.message == message_line) {
         // Is it the message (one that reads as a header line, such as "Revises: x") or the
@@ -288,6 +291,43 @@ fn generate(
     fs::write(&path, text).map_err(|e| CliError::io("write", &path, e))?;
     printer.done(&format!("Generating {}", display_path(&path)));
     Ok(())
+}
+
+/// The comment a merge revision's downgrade section gets.
+const MERGE_NO_OP: &str = "-- A merge changes no schema: nothing to undo.";
+
+/// A merge joins branches and runs no SQL, and must still be downgradable (as Alembic's merge,
+/// whose `downgrade()` is `pass`). An empty `-- +downgrade` section means "cannot downgrade",
+/// so the section gets a comment, the script format's deliberate no-op. Done here rather than
+/// in the template so that it holds for any template. Left alone when the template already
+/// writes something there.
+fn mark_merge_downgradable(text: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(marker) = lines.iter().position(|l| l.trim() == "-- +downgrade") else {
+        let sep = if text.ends_with('\n') || text.is_empty() {
+            ""
+        } else {
+            "\n"
+        };
+        return format!("{text}{sep}\n-- +downgrade\n{MERGE_NO_OP}\n");
+    };
+    let has_content = lines[marker + 1..].iter().any(|l| !l.trim().is_empty());
+    if has_content {
+        return text.to_string();
+    }
+    let newline = if lines[marker].ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out: String = lines[..=marker].concat();
+    if !out.ends_with('\n') {
+        out.push_str(newline);
+    }
+    out.push_str(MERGE_NO_OP);
+    out.push_str(newline);
+    out.push_str(&lines[marker + 1..].concat());
+    out
 }
 
 /// Parses the rendered script and checks the graph with it added, so that a template that
@@ -605,6 +645,26 @@ mod tests {
         assert!(e
             .to_string()
             .contains("Can't locate timezone: Mars/Olympus"));
+    }
+
+    #[test]
+    fn merges_get_a_no_op_downgrade() {
+        let text =
+            "-- m\n-- Revision ID: m\n-- Revises: a, b\n\n-- +upgrade\n\n\n-- +downgrade\n\n";
+        let out = mark_merge_downgradable(text);
+        assert_eq!(
+            out,
+            "-- m\n-- Revision ID: m\n-- Revises: a, b\n\n-- +upgrade\n\n\n-- +downgrade\n-- A merge changes no schema: nothing to undo.\n\n"
+        );
+        let script = parse_script(Path::new("m.sql"), out.as_bytes()).unwrap();
+        assert!(script.is_downgradable());
+        // A template that writes its own downgrade is left alone; one without the section gets it.
+        let own = "-- m\n-- Revision ID: m\n-- +upgrade\n-- +downgrade\nSELECT 1;\n";
+        assert_eq!(mark_merge_downgradable(own), own);
+        let none = mark_merge_downgradable("-- m\n-- Revision ID: m\n-- +upgrade");
+        assert!(parse_script(Path::new("m.sql"), none.as_bytes())
+            .unwrap()
+            .is_downgradable());
     }
 
     #[test]
