@@ -630,6 +630,14 @@ pub fn hand_made() -> Vec<Graph> {
                 stamp(&["heads"], false),
                 stamp(&["networking@base"], false),
                 down("base"),
+                // Alembic's prefix lookup also matches branch labels of four or more letters.
+                up("netw"),
+                up("shopp"),
+                down("netw"),
+                up("109e"),
+                down("shoppingcart@base"),
+                stamp(&["netw"], false),
+                down("base"),
             ],
         ),
         g(
@@ -747,6 +755,38 @@ pub fn hand_made() -> Vec<Graph> {
                 up("a84"),
                 up("heads"),
                 down("c4d"),
+                down("base"),
+            ],
+        ),
+        g(
+            // Readable ids as `--rev-id` makes them (SPEC section 4): digits, underscores and
+            // upper case; prefixes such as `1` and `2_add` that are shorter than four characters
+            // or shared.
+            "readable-ids",
+            vec![
+                Rev::new("1_initial_migration", &[]),
+                Rev::new("2_add_indexes", &["1_initial_migration"]),
+                Rev::new("2_add_Users", &["1_initial_migration"]),
+                Rev::new("3_merge", &["2_add_indexes", "2_add_Users"]),
+                Rev::new("4_x", &["3_merge"]).label("main"),
+            ],
+            vec![
+                up("1"),
+                up("2_add"),
+                up("2_add_i"),
+                up("2_add_u"),
+                up("2_add_U"),
+                up("3"),
+                up("heads"),
+                down("1_initial_migration"),
+                up("4_x"),
+                down("2"),
+                down("3_merge"),
+                down("-1"),
+                up("main@head"),
+                down("main@base"),
+                stamp(&["2_add_U", "2_add_i"], false),
+                up("+1"),
                 down("base"),
             ],
         ),
