@@ -559,7 +559,13 @@ fn run_graph(
     let mut before: Vec<String> = Vec::new();
     let mut t = Tally::default();
     for (i, (c, a)) in g.commands.iter().zip(alembic).enumerate() {
-        let (ok, error) = run_ours(dir, &c.args());
+        // Every third command the way cargo hands it over (`cargo alembic downgrade -1` runs
+        // `cargo-alembic alembic downgrade -1`), the others as the binary is run directly.
+        let mut args = c.args();
+        if i % 3 == 2 {
+            args.insert(0, "alembic".to_string());
+        }
+        let (ok, error) = run_ours(dir, &args);
         let (versions, ran, last) = read_state(&db, seq);
         seq = last;
         let ours = Outcome {
