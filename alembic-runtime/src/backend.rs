@@ -241,6 +241,20 @@ pub trait Backend {
     }
 }
 
+/// A stable 64-bit name for the run lock of one version table (FNV-1a of its schema and name),
+/// the same in every build and process, for databases whose locks are keyed by numbers or
+/// short strings.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn lock_hash(schema: &str, table: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let name = format!("cargo-alembic:{schema}.{table}");
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 /// Holds the run lock of a backend and releases it when dropped, so that no early return can
 /// leave the lock taken. Derefs to the backend for the work done under the lock.
 pub struct LockGuard<'a> {

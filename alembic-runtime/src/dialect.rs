@@ -346,7 +346,10 @@ pub fn now_utc_text(dialect: Dialect) -> &'static str {
         Dialect::Postgres => {
             "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
         }
-        Dialect::Mysql => "DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ')",
+        // %f is microseconds: keep the first three digits, like the other dialects.
+        Dialect::Mysql => {
+            "CONCAT(LEFT(DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
+        }
     }
 }
 

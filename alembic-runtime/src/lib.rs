@@ -47,6 +47,8 @@ pub mod error;
 mod executor;
 pub mod history;
 pub mod migrator;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod offline;
 pub mod options;
 #[cfg(feature = "postgres")]
@@ -69,5 +71,7 @@ pub use rusqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{backup_to, BackupError, SqliteBackend};
 pub use verify::{Mismatch, Verification};
+#[cfg(feature = "mysql")]
+pub use {crate::mysql::MysqlBackend, ::mysql as mysql_client};
 #[cfg(feature = "postgres")]
 pub use {crate::postgres::PostgresBackend, ::postgres as postgres_client};

@@ -16,7 +16,7 @@ use alembic_core::url::Dialect;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
-use crate::backend::{Backend, BackendError, SqlValue};
+use crate::backend::{lock_hash, Backend, BackendError, SqlValue};
 use crate::dialect::{placeholder, Tables};
 
 enum Conn<'c> {
@@ -91,16 +91,6 @@ fn err(e: postgres::Error) -> BackendError {
     BackendError::new(message, e)
 }
 
-/// A stable 64-bit key for `pg_advisory_lock` (FNV-1a), the same in every build and process.
-fn lock_key(name: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in "cargo-alembic:".bytes().chain(name.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    i64::from_ne_bytes(hash.to_ne_bytes())
-}
-
 /// A NULL of whatever type the server expects for the parameter.
 #[derive(Debug)]
 struct Null;
@@ -148,7 +138,7 @@ impl Backend for PostgresBackend<'_> {
                 .and_then(|row| row.try_get::<_, String>(0))
                 .map_err(err)?,
         };
-        let key = lock_key(&format!("{schema}.{}", tables.version));
+        let key = i64::from_ne_bytes(lock_hash(&schema, &tables.version).to_ne_bytes());
         // Poll with pg_try_advisory_lock rather than block in pg_advisory_lock: a session
         // blocked in a statement holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY`
         // waits for every such snapshot to end: a deadlock PostgreSQL would break by failing

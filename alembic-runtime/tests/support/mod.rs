@@ -3,10 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use alembic_core::source::ScriptDirectory;
 use alembic_core::{Checksum, Revision, Script};
+#[cfg(feature = "sqlite")]
 use alembic_runtime::rusqlite::Connection;
 
 /// A revision script as the parser would produce it.
@@ -65,10 +66,12 @@ pub fn new_db() -> Db {
     Db { dir, path }
 }
 
-pub fn open(path: &Path) -> Connection {
+#[cfg(feature = "sqlite")]
+pub fn open(path: &std::path::Path) -> Connection {
     Connection::open(path).expect("open sqlite file")
 }
 
+#[cfg(feature = "sqlite")]
 pub fn heads(conn: &Connection) -> Vec<String> {
     let mut stmt = conn
         .prepare("SELECT version_num FROM alembic_version ORDER BY version_num")
@@ -77,6 +80,7 @@ pub fn heads(conn: &Connection) -> Vec<String> {
     rows.map(|r| r.expect("row")).collect()
 }
 
+#[cfg(feature = "sqlite")]
 pub fn table_exists(conn: &Connection, name: &str) -> bool {
     conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -88,6 +92,7 @@ pub fn table_exists(conn: &Connection, name: &str) -> bool {
 }
 
 /// Which of `t1`..`t5` exist.
+#[cfg(feature = "sqlite")]
 pub fn user_tables(conn: &Connection) -> Vec<String> {
     (1..=5)
         .map(|n| format!("t{n}"))
@@ -96,6 +101,7 @@ pub fn user_tables(conn: &Connection) -> Vec<String> {
 }
 
 /// `(revision, operation)` of every history row, in insertion order.
+#[cfg(feature = "sqlite")]
 pub fn history(conn: &Connection) -> Vec<(String, String)> {
     let mut stmt = conn
         .prepare("SELECT revision, operation FROM alembic_version_history ORDER BY id")

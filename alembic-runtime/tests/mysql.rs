@@ -1,0 +1,243 @@
+//! The executor on a real MySQL / MariaDB server (feature `mysql`).
+//!
+//! Server: `ALEMBIC_TEST_MYSQL_URL`, default `mysql://root@127.0.0.1:3306/test`. Each test
+//! works in a database of its own (dropped at the end). Without a server the tests say so and
+//! pass, unless `ALEMBIC_TEST_REQUIRE_ALL=1` (CI), where a missing server fails.
+
+#![cfg(feature = "mysql")]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+
+use alembic_core::plan;
+use alembic_core::url::Dialect;
+use alembic_runtime::mysql_client::prelude::Queryable;
+use alembic_runtime::mysql_client::{Conn, Opts};
+use alembic_runtime::{offline_sql, Migrator, MysqlBackend, RunError, RunOptions};
+use support::*;
+
+fn url() -> String {
+    std::env::var("ALEMBIC_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string())
+}
+
+fn connect(url: &str) -> Result<Conn, String> {
+    let opts = Opts::from_url(url).map_err(|e| e.to_string())?;
+    Conn::new(opts).map_err(|e| e.to_string())
+}
+
+/// A database of its own for one test, dropped when the test ends.
+struct Database {
+    name: String,
+}
+
+impl Database {
+    fn new() -> Option<Database> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let mut admin = match connect(&url()) {
+            Ok(c) => c,
+            Err(e) => {
+                let required = std::env::var("ALEMBIC_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1");
+                assert!(
+                    !required,
+                    "ALEMBIC_TEST_REQUIRE_ALL=1 but MySQL is unreachable: {e}"
+                );
+                eprintln!("skipping: MySQL at {} is unreachable: {e}", url());
+                return None;
+            }
+        };
+        let name = format!(
+            "rt_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        admin
+            .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+            .expect("drop database");
+        admin
+            .query_drop(format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        Some(Database { name })
+    }
+
+    fn url(&self) -> String {
+        let base = url();
+        let root = base
+            .rsplit_once('/')
+            .map_or(base.as_str(), |(root, _)| root);
+        format!("{root}/{}", self.name)
+    }
+
+    fn conn(&self) -> Conn {
+        connect(&self.url()).expect("connect")
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = connect(&url()) {
+            let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+fn my_heads(c: &mut Conn) -> Vec<String> {
+    c.query("SELECT version_num FROM alembic_version ORDER BY 1")
+        .expect("version table")
+}
+
+fn my_tables(c: &mut Conn) -> Vec<String> {
+    c.query(
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name LIKE 't_' ORDER BY 1",
+    )
+    .expect("tables")
+}
+
+fn my_history(c: &mut Conn) -> Vec<(String, String)> {
+    c.query("SELECT revision, operation FROM alembic_version_history ORDER BY id")
+        .expect("history")
+}
+
+#[test]
+fn upgrade_downgrade_and_stamp_on_mysql() {
+    let Some(db) = Database::new() else { return };
+    let mut c = db.conn();
+    let scripts = directory(five_scripts());
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    let report = migrator
+        .upgrade(&mut MysqlBackend::new(&mut c), "head")
+        .expect("upgrade");
+    assert_eq!(report.applied.len(), 5);
+    assert_eq!(my_heads(&mut c), ["r5"]);
+    assert_eq!(my_tables(&mut c), ["t1", "t2", "t3", "t4", "t5"]);
+    migrator
+        .downgrade(&mut MysqlBackend::new(&mut c), "r2")
+        .expect("downgrade");
+    assert_eq!(my_heads(&mut c), ["r2"]);
+    assert_eq!(my_tables(&mut c), ["t1", "t2"]);
+    migrator
+        .stamp(&mut MysqlBackend::new(&mut c), &strings(&["r4"]), false)
+        .expect("stamp");
+    assert_eq!(my_heads(&mut c), ["r4"]);
+    assert_eq!(my_history(&mut c).len(), 9);
+    let sum: Option<String> = c
+        .query_first(
+            "SELECT checksum FROM alembic_version_history \
+             WHERE revision = 'r2' AND operation = 'upgrade'",
+        )
+        .expect("row");
+    assert_eq!(
+        sum,
+        Some(scripts.script("r2").expect("r2").checksum.to_hex())
+    );
+}
+
+#[test]
+fn a_failed_revision_on_mysql_is_named_as_possibly_half_applied() {
+    let Some(db) = Database::new() else { return };
+    let mut c = db.conn();
+    let mut list = five_scripts();
+    list[2].upgrade_sql =
+        "CREATE TABLE t3 (x INTEGER);\nINSERT INTO no_such_table VALUES (1);".into();
+    let scripts = directory(list);
+    let err = Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut MysqlBackend::new(&mut c), "head")
+        .expect_err("r3 fails");
+    match &err {
+        RunError::Migration {
+            revision,
+            half_applied,
+            applied,
+            ..
+        } => {
+            assert_eq!(revision, "r3");
+            assert!(half_applied, "MySQL DDL commits implicitly");
+            assert_eq!(applied.applied.len(), 2);
+        }
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("half-applied") && text.contains("no_such_table"),
+        "{text}"
+    );
+    // The version table moved after each revision, and does not claim r3.
+    assert_eq!(my_heads(&mut c), ["r2"]);
+    assert_eq!(my_tables(&mut c), ["t1", "t2", "t3"]);
+}
+
+#[test]
+fn two_sessions_upgrading_at_once_both_succeed_on_mysql() {
+    let Some(db) = Database::new() else { return };
+    let mut list = five_scripts();
+    list[0].upgrade_sql = "CREATE TABLE t1 (x INTEGER); DO SLEEP(0.3);".into();
+    let scripts = Arc::new(directory(list));
+    let db = Arc::new(db);
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (scripts, db, barrier) = (scripts.clone(), db.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut c = db.conn();
+                barrier.wait();
+                Migrator::new(&scripts, RunOptions::default())
+                    .upgrade(&mut MysqlBackend::new(&mut c), "head")
+                    .map(|r| r.applied.len())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut counts: Vec<usize> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread").expect("both succeed"))
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [0, 5]);
+    let mut c = db.conn();
+    assert_eq!(my_heads(&mut c), ["r5"]);
+    assert_eq!(my_history(&mut c).len(), 5);
+}
+
+#[test]
+fn the_offline_mysql_script_does_what_an_online_run_does() {
+    let Some(db) = Database::new() else { return };
+    let mut c = db.conn();
+    let mut list = five_scripts();
+    list[0].downgrade_sql = Some("DROP TABLE t1; -- it's a \\ backslash".into());
+    let scripts = directory(list);
+    let p = plan::upgrade(scripts.map(), &[], "head").expect("plan");
+    let sql = offline_sql(Dialect::Mysql, &p, &scripts, &RunOptions::default()).expect("sql");
+    // Read every result set: a later statement's error comes with its set.
+    let mut result = c.query_iter(&sql).expect("the script starts");
+    while let Some(set) = result.iter() {
+        for row in set {
+            row.expect("every statement runs");
+        }
+    }
+    drop(result);
+    assert_eq!(my_heads(&mut c), ["r5"]);
+    assert_eq!(my_history(&mut c).len(), 5);
+    let stored: Option<String> = c
+        .query_first("SELECT downgrade_sql FROM alembic_version_history WHERE revision = 'r1'")
+        .expect("row");
+    assert_eq!(
+        stored.as_deref(),
+        Some("DROP TABLE t1; -- it's a \\ backslash")
+    );
+    let at: Option<String> = c
+        .query_first("SELECT applied_at FROM alembic_version_history LIMIT 1")
+        .expect("row");
+    assert!(
+        at.as_ref()
+            .is_some_and(|a| a.len() == 24 && a.ends_with('Z')),
+        "milliseconds, like online rows: {at:?}"
+    );
+    Migrator::new(&scripts, RunOptions::default())
+        .downgrade(&mut MysqlBackend::new(&mut c), "base")
+        .expect("online downgrade continues it");
+    assert!(my_heads(&mut c).is_empty());
+    assert!(my_tables(&mut c).is_empty());
+}
