@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use alembic_core::url::Dialect;
+use alembic_core::url::{DatabaseUrl, Dialect};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
@@ -63,6 +63,34 @@ impl MysqlBackend<'static> {
     pub fn connect(url: &str) -> Result<Self, BackendError> {
         let opts = Opts::from_url(url).map_err(|e| BackendError::new(e.to_string(), e))?;
         let conn = Conn::new(opts).map_err(err)?;
+        Ok(MysqlBackend {
+            conn: Connection::Owned(Box::new(conn)),
+            in_transaction: false,
+            locked: None,
+            lock_timeout: None,
+        })
+    }
+}
+
+impl MysqlBackend<'static> {
+    /// Connects to a parsed URL (`mysql[+driver]://user:password@host:port/database`,
+    /// `?unix_socket=/path` for a Unix socket), without TLS. Messages show the URL masked.
+    pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
+        let mut opts = mysql::OptsBuilder::new()
+            .user(url.username())
+            .pass(url.password())
+            .db_name(url.database())
+            .ip_or_hostname(Some(url.host().unwrap_or("localhost")));
+        if let Some(port) = url.port() {
+            opts = opts.tcp_port(port);
+        }
+        if let Some(socket) = url.query_param("unix_socket") {
+            opts = opts.socket(Some(socket));
+        }
+        let conn = Conn::new(opts).map_err(|e| {
+            let inner = err(e);
+            BackendError::msg(format!("cannot connect to {}: {inner}", url.masked()))
+        })?;
         Ok(MysqlBackend {
             conn: Connection::Owned(Box::new(conn)),
             in_transaction: false,

@@ -12,7 +12,7 @@
 use std::error::Error as StdError;
 use std::time::{Duration, Instant};
 
-use alembic_core::url::Dialect;
+use alembic_core::url::{DatabaseUrl, Dialect};
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
@@ -64,6 +64,41 @@ impl PostgresBackend<'static> {
     /// Connects to `url` (`postgresql://user:password@host:port/database`), without TLS.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
         let client = Client::connect(url, NoTls).map_err(err)?;
+        Ok(PostgresBackend {
+            client: Conn::Owned(Box::new(client)),
+            in_transaction: false,
+            locked: None,
+            lock_timeout: None,
+        })
+    }
+}
+
+impl PostgresBackend<'static> {
+    /// Connects to a parsed URL (`postgresql[+driver]://user:password@host:port/database`,
+    /// `?host=/socket/dir` for a Unix socket), without TLS. Messages show the URL masked.
+    pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
+        let mut config = postgres::Config::new();
+        if let Some(user) = url.username() {
+            config.user(user);
+        }
+        if let Some(password) = url.password() {
+            config.password(password);
+        }
+        config.host(
+            url.host()
+                .or(url.query_param("host"))
+                .unwrap_or("localhost"),
+        );
+        if let Some(port) = url.port() {
+            config.port(port);
+        }
+        if let Some(database) = url.database() {
+            config.dbname(database);
+        }
+        let client = config.connect(NoTls).map_err(|e| {
+            let inner = err(e);
+            BackendError::msg(format!("cannot connect to {}: {inner}", url.masked()))
+        })?;
         Ok(PostgresBackend {
             client: Conn::Owned(Box::new(client)),
             in_transaction: false,

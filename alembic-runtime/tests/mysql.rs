@@ -241,3 +241,27 @@ fn the_offline_mysql_script_does_what_an_online_run_does() {
     assert!(my_heads(&mut c).is_empty());
     assert!(my_tables(&mut c).is_empty());
 }
+
+#[test]
+fn connect_url_takes_a_python_style_url_and_masks_the_password() {
+    let Some(db) = Database::new() else { return };
+    let text = db.url().replacen("mysql://", "mysql+pymysql://", 1);
+    let parsed = alembic_core::url::DatabaseUrl::parse(&text).expect("url");
+    let mut backend = MysqlBackend::connect_url(&parsed).expect("connect");
+    let scripts = directory(five_scripts());
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    migrator.upgrade(&mut backend, "r1").expect("upgrade");
+    assert_eq!(migrator.current_heads(&mut backend).expect("heads"), ["r1"]);
+
+    let bad = alembic_core::url::DatabaseUrl::parse("mysql://nobody:s3cret@127.0.0.1:1/none")
+        .expect("url");
+    let err = match MysqlBackend::connect_url(&bad) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        err.contains("cannot connect to mysql://nobody:***@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}

@@ -277,3 +277,35 @@ fn the_offline_postgres_script_does_what_an_online_run_does() {
     assert!(pg_heads(&mut c).is_empty());
     assert!(pg_tables(&mut c).is_empty());
 }
+
+#[test]
+fn connect_url_takes_a_python_style_url_and_masks_the_password() {
+    let Some(schema) = Schema::new() else { return };
+    let text = url().replacen("postgresql://", "postgresql+psycopg2://", 1);
+    let parsed = alembic_core::url::DatabaseUrl::parse(&text).expect("url");
+    let mut backend = PostgresBackend::connect_url(&parsed).expect("connect");
+    let scripts = directory(five_scripts());
+    let mut options = RunOptions::default();
+    options.version_table_schema = Some(schema.name.clone());
+    Migrator::new(&scripts, options.clone())
+        .stamp(&mut backend, &strings(&["r1"]), false)
+        .expect("stamp in the schema");
+    assert_eq!(
+        Migrator::new(&scripts, options)
+            .current_heads(&mut backend)
+            .expect("heads"),
+        ["r1"]
+    );
+
+    let bad = alembic_core::url::DatabaseUrl::parse("postgresql://nobody:s3cret@127.0.0.1:1/none")
+        .expect("url");
+    let err = match PostgresBackend::connect_url(&bad) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        err.contains("cannot connect to postgresql://nobody:***@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
