@@ -58,9 +58,11 @@ struct Outcome {
     ok: bool,
     /// The error, as the tool printed it (empty on success).
     error: String,
-    /// Python's exception was not an `alembic.util.CommandError` (Alembic crashed: an
-    /// AssertionError, KeyError, ... rather than a message meant for the user).
+    /// Python's exception was neither an `alembic.util.CommandError` nor a database error
+    /// (Alembic crashed: an AssertionError, KeyError, ... rather than a message for the user).
     crashed: bool,
+    /// The database refused a migration's SQL (Alembic's side: a SQLAlchemy exception).
+    db_error: bool,
     versions: Vec<String>,
     /// (revision, "up" | "down") in the order the scripts ran.
     ran: Vec<(String, String)>,
@@ -84,6 +86,7 @@ impl Outcome {
 
 /// One compared step, as the deliberate-difference rules see it.
 struct StepView<'a> {
+    graph: &'a Graph,
     /// Version rows before the step (Alembic's, which ours were synced to).
     before: &'a [String],
     alembic: &'a Outcome,
@@ -105,6 +108,19 @@ const DELIBERATE: &[Deliberate] = &[Deliberate {
           and leave the database as it was",
     applies: |s| {
         s.alembic.crashed
+            && !s.ours.ok
+            && s.ours.ran.is_empty()
+            && s.ours.versions.as_slice() == s.before
+    },
+}, Deliberate {
+    name: "sqlite-run-rolls-back-whole",
+    why: "a migration's SQL failed: Alembic on SQLite commits each migration on its own, so the \
+          ones before the failure stay applied; with transaction_per_migration = false (Alembic's \
+          documented default, SPEC section 3) we run the whole command in one transaction and \
+          roll all of it back",
+    applies: |s| {
+        s.alembic.db_error
+            && !s.graph.transaction_per_migration
             && !s.ours.ok
             && s.ours.ran.is_empty()
             && s.ours.versions.as_slice() == s.before
@@ -203,7 +219,7 @@ fn graph_json(g: &Graph) -> Value {
         .revisions
         .iter()
         .map(
-            |r| json!({"id": r.id, "down": r.down, "labels": r.labels, "depends_on": r.depends_on}),
+            |r| json!({"id": r.id, "down": r.down, "labels": r.labels, "depends_on": r.depends_on, "fails": r.fails}),
         )
         .collect();
     let commands: Vec<Value> = g.commands.iter().map(command_json).collect();
@@ -304,7 +320,10 @@ fn run_oracle(graphs: &[Graph], keep: Option<&Path>) -> Vec<Vec<Outcome>> {
                     Outcome {
                         ok,
                         error,
-                        crashed: !ok && s["error"]["command_error"].as_bool() == Some(false),
+                        crashed: !ok
+                            && s["error"]["command_error"].as_bool() == Some(false)
+                            && s["error"]["db_error"].as_bool() == Some(false),
+                        db_error: !ok && s["error"]["db_error"].as_bool() == Some(true),
                         versions: strings(&s["versions"]),
                         ran,
                     }
@@ -313,6 +332,9 @@ fn run_oracle(graphs: &[Graph], keep: Option<&Path>) -> Vec<Vec<Outcome>> {
         })
         .collect()
 }
+
+/// What a failing revision's upgrade runs after logging itself (the same in the oracle).
+const FAILING_SQL: &str = "INSERT INTO no_such_table (x) VALUES (1);\n";
 
 /// The `.sql` script of one revision (SPEC section 4).
 fn sql_script(r: &graphgen::Rev) -> String {
@@ -325,9 +347,10 @@ fn sql_script(r: &graphgen::Rev) -> String {
         s.push_str(&format!("-- Depends On: {}\n", r.depends_on.join(", ")));
     }
     s.push_str(&format!(
-        "\n-- +upgrade\nINSERT INTO ran_log (rev, direction) VALUES ('{0}', 'up');\n\n\
+        "\n-- +upgrade\nINSERT INTO ran_log (rev, direction) VALUES ('{0}', 'up');\n{1}\n\
          -- +downgrade\nINSERT INTO ran_log (rev, direction) VALUES ('{0}', 'down');\n",
-        r.id
+        r.id,
+        if r.fails { FAILING_SQL } else { "" }
     ));
     s
 }
@@ -339,7 +362,11 @@ fn write_project(dir: &Path, g: &Graph) -> PathBuf {
     std::fs::create_dir_all(&versions).expect("create versions folder");
     std::fs::write(
         dir.join("alembic.toml"),
-        "[alembic]\nscript_location = \"migrations\"\nurl = \"sqlite:///test.db\"\n",
+        format!(
+            "[alembic]\nscript_location = \"migrations\"\nurl = \"sqlite:///test.db\"\n\
+             transaction_per_migration = {}\n",
+            g.transaction_per_migration
+        ),
     )
     .expect("write alembic.toml");
     for (i, r) in g.revisions.iter().enumerate() {
@@ -532,6 +559,7 @@ fn judge(g: &Graph, before: &[String], alembic: &Outcome, ours: &Outcome) -> Ver
         None => Verdict::Same,
         Some(why) => {
             let view = StepView {
+                graph: g,
                 before,
                 alembic,
                 ours,
@@ -572,6 +600,7 @@ fn run_graph(
             ok,
             error,
             crashed: false,
+            db_error: false,
             versions,
             ran,
         };
@@ -670,6 +699,7 @@ fn repro_graph(m: &Mismatch) -> Graph {
         name: format!("{}-step{}-repro", m.graph.name, m.step),
         revisions: m.graph.revisions.clone(),
         commands,
+        transaction_per_migration: m.graph.transaction_per_migration,
     }
 }
 

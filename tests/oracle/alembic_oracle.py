@@ -79,7 +79,8 @@ def revision_source(rev):
         "branch_labels = %s\n"
         "depends_on = %s\n\n\n"
         "def upgrade():\n"
-        "    op.execute(\"INSERT INTO ran_log (rev, direction) VALUES ('%s', 'up')\")\n\n\n"
+        "    op.execute(\"INSERT INTO ran_log (rev, direction) VALUES ('%s', 'up')\")\n"
+        "%s\n\n"
         "def downgrade():\n"
         "    op.execute(\"INSERT INTO ran_log (rev, direction) VALUES ('%s', 'down')\")\n"
     ) % (
@@ -89,6 +90,11 @@ def revision_source(rev):
         tuple_or_none(rev.get("labels", [])),
         tuple_or_none(rev.get("depends_on", [])),
         rid,
+        (
+            "    op.execute(\"INSERT INTO no_such_table (x) VALUES (1)\")\n"
+            if rev.get("fails")
+            else ""
+        ),
         rid,
     )
 
@@ -197,6 +203,8 @@ def run_graph(graph, base_dir, sort_rows):
                 "module": type(e).__module__,
                 "message": str(e),
                 "command_error": isinstance(e, alembic.util.CommandError),
+                # The database refused a migration's SQL: a failure of the script, not of Alembic.
+                "db_error": type(e).__module__.startswith("sqlalchemy"),
                 "traceback": traceback.format_exc(limit=-3),
             }
         step["versions"], step["ran"], seq = read_state(db, seq)

@@ -52,6 +52,9 @@ pub struct Rev {
     pub down: Vec<String>,
     pub labels: Vec<String>,
     pub depends_on: Vec<String>,
+    /// Its upgrade fails (after logging to ran_log, in the same transaction): how a failed
+    /// migration in the middle of a run is rolled back.
+    pub fails: bool,
 }
 
 impl Rev {
@@ -61,7 +64,13 @@ impl Rev {
             down: down.iter().map(|s| s.to_string()).collect(),
             labels: Vec::new(),
             depends_on: Vec::new(),
+            fails: false,
         }
+    }
+
+    pub fn failing(mut self) -> Self {
+        self.fails = true;
+        self
     }
 
     pub fn label(mut self, label: &str) -> Self {
@@ -128,6 +137,9 @@ pub struct Graph {
     pub name: String,
     pub revisions: Vec<Rev>,
     pub commands: Vec<Command>,
+    /// `transaction_per_migration` in our alembic.toml (Alembic's side is always its stock
+    /// env.py, which on SQLite commits each migration on its own).
+    pub transaction_per_migration: bool,
 }
 
 impl Graph {
@@ -185,6 +197,9 @@ impl Graph {
             if !r.depends_on.is_empty() {
                 s.push_str(&format!("  depends_on [{}]", r.depends_on.join(", ")));
             }
+            if r.fails {
+                s.push_str("  (upgrade fails)");
+            }
             s.push('\n');
         }
         s
@@ -205,6 +220,9 @@ impl Graph {
             }
             for d in &r.depends_on {
                 s.push_str(&format!(".dep({d:?})"));
+            }
+            if r.fails {
+                s.push_str(".failing()");
             }
             s.push_str(",\n");
         }
@@ -275,6 +293,7 @@ pub fn random_graph(rng: &mut Rng, name: &str) -> Vec<Rev> {
             name: name.to_string(),
             revisions: revs.clone(),
             commands: Vec::new(),
+            transaction_per_migration: false,
         }
         .heads();
         let down: Vec<String> = if revs.is_empty() || rng.chance(1, 9) {
@@ -318,6 +337,7 @@ pub fn random_graph(rng: &mut Rng, name: &str) -> Vec<Rev> {
             down: down.clone(),
             labels: Vec::new(),
             depends_on: Vec::new(),
+            fails: false,
         };
         if !labels_left.is_empty() && (down.is_empty() || rng.chance(1, 5)) && rng.chance(2, 3) {
             let i = rng.below(labels_left.len());
@@ -438,6 +458,36 @@ pub fn hand_made() -> Vec<Graph> {
         name: name.to_string(),
         revisions,
         commands,
+        transaction_per_migration: false,
+    };
+    let per_migration = |mut graph: Graph| {
+        graph.transaction_per_migration = true;
+        graph.name.push_str("-per-migration");
+        graph
+    };
+    // A failing revision in the middle of a run, on two branches.
+    let failing = || {
+        vec![
+            Rev::new("f1a0", &[]),
+            Rev::new("f1a1", &["f1a0"]),
+            Rev::new("f1a2", &["f1a1"]).failing(),
+            Rev::new("f1a3", &["f1a2"]),
+            Rev::new("f1b1", &["f1a0"]).label("side"),
+        ]
+    };
+    let failing_commands = || {
+        vec![
+            up("heads"),
+            up("f1a1"),
+            up("head"),
+            up("side@head"),
+            up("heads"),
+            down("base"),
+            up("f1a3"),
+            stamp(&["f1a2"], false),
+            up("heads"),
+            down("f1a0"),
+        ]
     };
     vec![
         g(
@@ -790,6 +840,8 @@ pub fn hand_made() -> Vec<Graph> {
                 down("base"),
             ],
         ),
+        g("failing-revision", failing(), failing_commands()),
+        per_migration(g("failing-revision", failing(), failing_commands())),
         g(
             // Stamp corner cases: several targets, targets on one lineage, purge.
             "stamps",
@@ -832,6 +884,7 @@ pub fn all_graphs(seed: u64, random: usize, steps_per_graph: usize) -> Vec<Graph
             name,
             revisions,
             commands,
+            transaction_per_migration: false,
         });
     }
     graphs
