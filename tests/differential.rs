@@ -7,8 +7,9 @@
 //!
 //! A different order of the same revisions passes when it is also a valid order (every revision
 //! after what it needs on upgrade, before it on downgrade): SPEC section 5 asks for "an order
-//! Alembic could have run them", and Alembic's own tie-breaking between independent branches is
-//! an accident of its iteration order. Such steps are logged as order variants.
+//! Alembic could have run them", and Alembic's own tie-breaking between independent branches
+//! follows Python's string hash seed (docs/alembic-differences.md, section 3). Such steps are
+//! logged as order variants.
 //!
 //! Deliberate differences are listed in [`DELIBERATE`] and in docs/alembic-differences.md.
 //!
@@ -28,6 +29,7 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use graphgen::{Command, Graph};
+use serde_json::{json, Value};
 
 /// Writes straight to stderr, past libtest's capture: the per-graph summary and the final line
 /// belong in every CI log, not only in failing ones.
@@ -36,7 +38,6 @@ macro_rules! say {
         let _ = writeln!(std::io::stderr(), $($arg)*);
     }};
 }
-use serde_json::{json, Value};
 
 /// The issue's floor: a run that shrinks below it fails rather than passing on less evidence.
 const MIN_GRAPHS: usize = 30;
@@ -101,31 +102,34 @@ struct Deliberate {
     applies: fn(&StepView) -> bool,
 }
 
-const DELIBERATE: &[Deliberate] = &[Deliberate {
-    name: "alembic-crash",
-    why: "Alembic crashed with an internal error (AssertionError, KeyError, ...), sometimes after \
-          committing part of the version-table change; we refuse the command with a message \
-          and leave the database as it was",
-    applies: |s| {
-        s.alembic.crashed
-            && !s.ours.ok
-            && s.ours.ran.is_empty()
-            && s.ours.versions.as_slice() == s.before
+const DELIBERATE: &[Deliberate] = &[
+    Deliberate {
+        name: "alembic-crash",
+        why: "Alembic crashed with an internal error (AssertionError, KeyError, ...), sometimes \
+              after committing part of the version-table change; we refuse the command with a \
+              message and leave the database as it was",
+        applies: |s| {
+            s.alembic.crashed
+                && !s.ours.ok
+                && s.ours.ran.is_empty()
+                && s.ours.versions.as_slice() == s.before
+        },
     },
-}, Deliberate {
-    name: "sqlite-run-rolls-back-whole",
-    why: "a migration's SQL failed: Alembic on SQLite commits each migration on its own, so the \
-          ones before the failure stay applied; with transaction_per_migration = false (Alembic's \
-          documented default, SPEC section 3) we run the whole command in one transaction and \
-          roll all of it back",
-    applies: |s| {
-        s.alembic.db_error
-            && !s.graph.transaction_per_migration
-            && !s.ours.ok
-            && s.ours.ran.is_empty()
-            && s.ours.versions.as_slice() == s.before
+    Deliberate {
+        name: "sqlite-run-rolls-back-whole",
+        why: "a migration's SQL failed: Alembic on SQLite commits each migration on its own, so \
+              the ones before the failure stay applied; with transaction_per_migration = false \
+              (the default, SPEC section 3) we run the whole command in one transaction and roll \
+              all of it back",
+        applies: |s| {
+            s.alembic.db_error
+                && !s.graph.transaction_per_migration
+                && !s.ours.ok
+                && s.ours.ran.is_empty()
+                && s.ours.versions.as_slice() == s.before
+        },
     },
-}];
+];
 
 #[derive(Debug)]
 enum Verdict {
@@ -893,5 +897,130 @@ fn differential_against_python_alembic() {
             graphs.len(),
             tally.steps
         );
+    }
+}
+
+// The comparison itself is tested on literals, so that a harness that can no longer see a
+// difference fails here rather than passing silently.
+
+fn outcome(ok: bool, versions: &[&str], ran: &[(&str, &str)]) -> Outcome {
+    Outcome {
+        ok,
+        error: if ok { String::new() } else { "boom".into() },
+        crashed: false,
+        db_error: false,
+        versions: versions.iter().map(|s| s.to_string()).collect(),
+        ran: ran
+            .iter()
+            .map(|(r, d)| (r.to_string(), d.to_string()))
+            .collect(),
+    }
+}
+
+fn diamond() -> Graph {
+    use graphgen::Rev;
+    Graph {
+        name: "diamond".into(),
+        revisions: vec![
+            Rev::new("a", &[]),
+            Rev::new("b", &["a"]),
+            Rev::new("c", &["a"]).dep("b"),
+            Rev::new("d", &["b", "c"]),
+            Rev::new("x", &[]).label("lx"),
+            Rev::new("y", &[]).dep("lx"),
+        ],
+        commands: Vec::new(),
+        transaction_per_migration: false,
+    }
+}
+
+#[test]
+fn judge_sees_each_kind_of_difference() {
+    let g = diamond();
+    fn up<'a>(r: &[&'a str]) -> Vec<(&'a str, &'static str)> {
+        r.iter().map(|r| (*r, "up")).collect()
+    }
+    let a = outcome(true, &["d"], &up(&["a", "b", "c", "d"]));
+    assert!(matches!(judge(&g, &[], &a, &a.clone()), Verdict::Same));
+    // Failure against success.
+    let failed = outcome(false, &[], &[]);
+    assert!(matches!(judge(&g, &[], &a, &failed), Verdict::Mismatch(_)));
+    // Other version rows.
+    let rows = outcome(true, &["c"], &up(&["a", "b", "c", "d"]));
+    assert!(matches!(judge(&g, &[], &a, &rows), Verdict::Mismatch(_)));
+    // A revision missing from the run.
+    let fewer = outcome(true, &["d"], &up(&["a", "b", "d"]));
+    assert!(matches!(judge(&g, &[], &a, &fewer), Verdict::Mismatch(_)));
+    // c depends on b: running it first breaks a dependency.
+    let broken = outcome(true, &["d"], &up(&["a", "c", "b", "d"]));
+    assert!(matches!(judge(&g, &[], &a, &broken), Verdict::Mismatch(_)));
+}
+
+#[test]
+fn valid_order_follows_down_revisions_and_depends_on() {
+    let g = diamond();
+    let run = |dir: &str, r: &[&str]| -> Vec<(String, String)> {
+        r.iter().map(|r| (r.to_string(), dir.to_string())).collect()
+    };
+    assert!(valid_order(&g, &run("up", &["x", "a", "y", "b", "c", "d"])));
+    assert!(valid_order(&g, &run("up", &["a", "x", "b", "c", "y", "d"])));
+    // y depends on the revision that declares label lx.
+    assert!(!valid_order(&g, &run("up", &["y", "x"])));
+    assert!(!valid_order(&g, &run("up", &["a", "c", "b"])));
+    assert!(valid_order(
+        &g,
+        &run("down", &["d", "c", "b", "y", "x", "a"])
+    ));
+    assert!(!valid_order(&g, &run("down", &["b", "c"])));
+    // A run never mixes directions.
+    let mut mixed = run("up", &["a"]);
+    mixed.extend(run("down", &["x"]));
+    assert!(!valid_order(&g, &mixed));
+}
+
+#[test]
+fn generated_graphs_are_valid_and_deterministic() {
+    let graphs = graphgen::all_graphs(DEFAULT_SEED, RANDOM_GRAPHS, STEPS_PER_RANDOM_GRAPH);
+    let again = graphgen::all_graphs(DEFAULT_SEED, RANDOM_GRAPHS, STEPS_PER_RANDOM_GRAPH);
+    assert!(graphs.len() >= MIN_GRAPHS);
+    let steps: usize = graphs.iter().map(|g| g.commands.len()).sum();
+    assert!(steps >= MIN_STEPS, "{steps} steps");
+    for (g, h) in graphs.iter().zip(&again) {
+        assert_eq!(g.revisions, h.revisions, "{}", g.name);
+        assert_eq!(g.commands, h.commands, "{}", g.name);
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut labels: BTreeSet<&str> = BTreeSet::new();
+        for r in &g.revisions {
+            assert!(
+                !r.id.is_empty()
+                    && r.id.len() <= 32
+                    && r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{}: bad id {}",
+                g.name,
+                r.id
+            );
+            // Written in topological order: every parent and dependency comes earlier, so
+            // there is no cycle.
+            for d in &r.down {
+                assert!(
+                    seen.contains(d.as_str()),
+                    "{}: {} revises later {d}",
+                    g.name,
+                    r.id
+                );
+            }
+            for d in &r.depends_on {
+                assert!(
+                    seen.contains(d.as_str()) || labels.contains(d.as_str()),
+                    "{}: {} depends on later {d}",
+                    g.name,
+                    r.id
+                );
+            }
+            assert!(seen.insert(&r.id), "{}: duplicate id {}", g.name, r.id);
+            for l in &r.labels {
+                assert!(labels.insert(l), "{}: duplicate label {l}", g.name);
+            }
+        }
     }
 }
