@@ -251,6 +251,19 @@ fn several_bad_files_are_all_reported_at_once() {
     assert_db_untouched(&p);
 }
 
+#[test]
+fn a_malformed_file_does_not_hide_another_files_unknown_parent() {
+    // a1_rev.sql has a readable `Revision ID: a1` and one bad header line; b2 revises "zz",
+    // which no file (parsed or not) declares: both problems are reported in one run.
+    let p = Project::new();
+    p.revision_with("a1", "", "-- Bogus: 1\n", "SELECT 1;", None);
+    p.revision("b2", "zz", "SELECT 1;", None);
+    let r = fails(&p, &["heads"]);
+    r.stderr_has_location("a1_rev.sql", 6, "malformed file")
+        .stderr_has("zz", "unknown parent next to a malformed file")
+        .stderr_has_location("b2_rev.sql", 4, "unknown parent next to a malformed file");
+}
+
 // ---------------------------------------------------------------------------------------------
 // targets
 
