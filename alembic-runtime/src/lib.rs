@@ -22,8 +22,10 @@
 //!   The version-table and history-table work is written once on top of it, with every piece
 //!   of dialect-specific SQL in `dialect.rs` (identifiers quoted by one function, values
 //!   always bound).
+//!   Backends: `SqliteBackend` (feature `sqlite`, default), `PostgresBackend` (feature
+//!   `postgres`), `MysqlBackend` (feature `mysql`).
 //! - [`Migrator`] is the pipeline; [`offline_sql`] writes the same plan as a SQL script for
-//!   `--sql`.
+//!   `--sql`; [`Migrator::verify`] checks applied scripts against their recorded checksums.
 //! - Tables: `alembic_version` exactly as Python Alembic creates it (so either tool can
 //!   continue the other's database), and `alembic_version_history`, one audit row per
 //!   upgrade, downgrade and stamp of a revision with its checksum and chained checksum.
