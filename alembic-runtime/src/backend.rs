@@ -4,7 +4,7 @@
 //! of script SQL, one statement with bound parameters, a one-column query). Everything else the
 //! executor needs (the version tables, version rows with checked row counts, history rows) is
 //! written once here as provided methods over those primitives, with the SQL text coming from
-//! [`crate::dialect`]. A PostgreSQL or MySQL backend is therefore a small file: a connection
+//! `dialect.rs`. A PostgreSQL or MySQL backend is therefore a small file: a connection
 //! wrapper and its lock.
 
 use std::error::Error as StdError;

@@ -312,7 +312,7 @@ impl Tables {
         )
     }
 
-    /// Parameters in [`HISTORY_COLUMNS`] order.
+    /// Parameters in `HISTORY_COLUMNS` order.
     pub fn insert_history(&self) -> String {
         let marks: Vec<String> = (1..=HISTORY_COLUMNS.len())
             .map(|n| placeholder(self.dialect, n))

@@ -59,7 +59,7 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
-    /// The bound parameters, in [`crate::dialect::HISTORY_COLUMNS`] order.
+    /// The bound parameters, in the order of the history columns (`id` aside).
     pub fn params(&self) -> Vec<SqlValue> {
         vec![
             SqlValue::Text(self.revision.clone()),

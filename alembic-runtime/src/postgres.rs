@@ -2,7 +2,7 @@
 //!
 //! The run lock is a session-level advisory lock, keyed by the version table's schema and name:
 //! it holds across the run's commits, PostgreSQL frees it if the session dies, and a waiting
-//! process polls for it (see [`Backend::lock`] below for why it does not block). DDL is transactional, so a revision and its version
+//! process polls for it (see its `lock` for why it does not block). DDL is transactional, so a revision and its version
 //! row commit together.
 //!
 //! Not yet: TLS connections, and splitting a `Transactional: false` script into statements
