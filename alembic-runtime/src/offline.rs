@@ -44,8 +44,8 @@ pub fn offline_sql(
         if transactional {
             out.begin();
         }
-        out.statement(&ctx.tables.create_version_table());
-        out.statement(&ctx.tables.create_history_table());
+        out.statement(&ctx.tables.create_version_table_offline());
+        out.statement(&ctx.tables.create_history_table_offline());
     }
 
     for step in &plan.steps {

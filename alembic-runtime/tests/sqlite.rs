@@ -380,7 +380,7 @@ fn the_version_table_is_pythons_and_its_name_is_configurable() {
         .expect("ddl");
     assert_eq!(
         sql,
-        "CREATE TABLE alembic_version (\n    version_num VARCHAR(32) NOT NULL, \n    \
+        "CREATE TABLE alembic_version (\n\tversion_num VARCHAR(32) NOT NULL, \n\t\
          CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"
     );
 
