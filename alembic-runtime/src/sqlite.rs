@@ -126,10 +126,13 @@ impl Backend for SqliteBackend<'_> {
             .map_err(err)?;
         conn.busy_timeout(self.busy_timeout).map_err(err)?;
         self.saved_busy_timeout = Some(saved);
-        let timeout = self.busy_timeout.as_secs();
+        let timeout = match self.busy_timeout.as_millis() {
+            ms if ms < 1000 => format!("{ms} ms"),
+            ms => format!("{} s", ms / 1000),
+        };
         let waited = |e: rusqlite::Error| {
             BackendError::new(
-                format!("{e} (waited {timeout} s for another process migrating this database)"),
+                format!("{e} (waited {timeout} for another process migrating this database)"),
                 e,
             )
         };

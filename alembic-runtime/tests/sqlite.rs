@@ -798,3 +798,36 @@ fn two_os_processes_upgrading_at_once_both_succeed() {
     assert_eq!(heads(&conn), ["r5"]);
     assert_eq!(history(&conn).len(), 5);
 }
+
+#[test]
+fn a_lock_held_past_the_busy_timeout_is_a_lock_error() {
+    use alembic_runtime::Backend;
+    let db = new_db();
+    let scripts = directory(five_scripts());
+    let mut holder = SqliteBackend::from_connection(open(&db.path));
+    let tables =
+        alembic_runtime::Tables::new(alembic_core::url::Dialect::Sqlite, &RunOptions::default());
+    holder.lock(&tables).expect("first migrator holds the lock");
+    let mut conn = open(&db.path);
+    let err = Migrator::new(&scripts, RunOptions::default())
+        .upgrade(
+            &mut SqliteBackend::new(&mut conn).with_busy_timeout(Duration::from_millis(200)),
+            "head",
+        )
+        .expect_err("lock busy");
+    assert!(matches!(err, RunError::Lock { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("could not take the migration lock: database is locked"),
+        "{text}"
+    );
+    assert!(
+        text.contains("another process migrating this database"),
+        "{text}"
+    );
+    assert!(conn.is_autocommit());
+    holder.unlock().expect("unlock");
+    Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+        .expect("free again");
+}
