@@ -6,6 +6,7 @@
 
 #![cfg(feature = "mysql")]
 
+#[macro_use]
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -265,3 +266,50 @@ fn connect_url_takes_a_python_style_url_and_masks_the_password() {
     );
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+/// A fresh database for the cross-backend scenarios.
+struct MyHarness {
+    conn: Conn,
+    _db: Database,
+}
+
+impl MyHarness {
+    fn new() -> Option<MyHarness> {
+        let db = Database::new()?;
+        Some(MyHarness {
+            conn: db.conn(),
+            _db: db,
+        })
+    }
+}
+
+impl support::scenarios::Harness for MyHarness {
+    fn backend(&mut self) -> Box<dyn alembic_runtime::Backend + '_> {
+        Box::new(MysqlBackend::new(&mut self.conn))
+    }
+
+    fn heads(&mut self) -> Vec<String> {
+        let exists: Option<i64> = self
+            .conn
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = 'alembic_version'",
+            )
+            .expect("information_schema");
+        if exists == Some(1) {
+            my_heads(&mut self.conn)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn user_tables(&mut self) -> Vec<String> {
+        my_tables(&mut self.conn)
+    }
+
+    fn history_len(&mut self) -> usize {
+        my_history(&mut self.conn).len()
+    }
+}
+
+scenario_tests!(MyHarness::new());

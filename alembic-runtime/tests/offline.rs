@@ -1,6 +1,7 @@
 //! Offline (`--sql`) scripts: snapshots of what users read, and proof that the SQLite script
 //! does to a database what an online run does.
 
+#[macro_use]
 mod support;
 
 use alembic_core::plan::{self, Plan};

@@ -6,6 +6,7 @@
 
 #![cfg(feature = "postgres")]
 
+#[macro_use]
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -309,3 +310,48 @@ fn connect_url_takes_a_python_style_url_and_masks_the_password() {
     );
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+/// A fresh schema for the cross-backend scenarios.
+struct PgHarness {
+    client: Client,
+    _schema: Schema,
+}
+
+impl PgHarness {
+    fn new() -> Option<PgHarness> {
+        let schema = Schema::new()?;
+        Some(PgHarness {
+            client: schema.client(),
+            _schema: schema,
+        })
+    }
+}
+
+impl support::scenarios::Harness for PgHarness {
+    fn backend(&mut self) -> Box<dyn alembic_runtime::Backend + '_> {
+        Box::new(PostgresBackend::new(&mut self.client))
+    }
+
+    fn heads(&mut self) -> Vec<String> {
+        let exists: bool = self
+            .client
+            .query_one("SELECT to_regclass('alembic_version') IS NOT NULL", &[])
+            .expect("regclass")
+            .get(0);
+        if exists {
+            pg_heads(&mut self.client)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn user_tables(&mut self) -> Vec<String> {
+        pg_tables(&mut self.client)
+    }
+
+    fn history_len(&mut self) -> usize {
+        pg_history(&mut self.client).len()
+    }
+}
+
+scenario_tests!(PgHarness::new());

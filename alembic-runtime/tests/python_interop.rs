@@ -3,6 +3,7 @@
 //! Needs Python with the `alembic` package (`ALEMBIC_PYTHON`, default `python3`). Without it the
 //! test says so and passes, unless `ALEMBIC_TEST_REQUIRE_ALL=1` (CI), where it fails.
 
+#[macro_use]
 mod support;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! The executor on real SQLite files: version rows, history rows, transaction modes, failures.
 
+#[macro_use]
 mod support;
 
 use std::sync::{Arc, Barrier};
@@ -831,3 +832,33 @@ fn a_lock_held_past_the_busy_timeout_is_a_lock_error() {
         .upgrade(&mut SqliteBackend::new(&mut conn), "head")
         .expect("free again");
 }
+
+/// A fresh SQLite file for the cross-backend scenarios.
+struct SqliteHarness {
+    db: Db,
+}
+
+impl support::scenarios::Harness for SqliteHarness {
+    fn backend(&mut self) -> Box<dyn alembic_runtime::Backend + '_> {
+        Box::new(SqliteBackend::from_connection(open(&self.db.path)))
+    }
+
+    fn heads(&mut self) -> Vec<String> {
+        let conn = open(&self.db.path);
+        if table_exists(&conn, "alembic_version") {
+            heads(&conn)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn user_tables(&mut self) -> Vec<String> {
+        user_tables(&open(&self.db.path))
+    }
+
+    fn history_len(&mut self) -> usize {
+        history(&open(&self.db.path)).len()
+    }
+}
+
+scenario_tests!(Some(SqliteHarness { db: new_db() }));

@@ -1,5 +1,6 @@
 //! Checksum verification against the history table.
 
+#[macro_use]
 mod support;
 
 use alembic_core::Checksum;

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+#[macro_use]
+pub mod scenarios;
+
 use std::path::PathBuf;
 
 use alembic_core::source::ScriptDirectory;

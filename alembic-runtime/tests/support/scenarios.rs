@@ -1,0 +1,187 @@
+//! Scenarios run unchanged on every backend (SQLite, PostgreSQL, MySQL): each test binary
+//! supplies a [`Harness`] over a fresh database of its kind.
+
+use alembic_runtime::{Backend, Migrator, RunError, RunOptions};
+
+use super::{directory, five_scripts, strings};
+
+/// A fresh, empty database of one kind, and what the scenarios inspect on it.
+pub trait Harness {
+    /// A backend on this database (a new one for each run, as a new process would have).
+    fn backend(&mut self) -> Box<dyn Backend + '_>;
+    /// The version rows, sorted.
+    fn heads(&mut self) -> Vec<String>;
+    /// Which of `t1`..`t5` exist, sorted.
+    fn user_tables(&mut self) -> Vec<String>;
+    /// How many history rows there are.
+    fn history_len(&mut self) -> usize;
+}
+
+pub fn upgrade_downgrade_stamp(h: &mut dyn Harness) {
+    let scripts = directory(five_scripts());
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    let report = migrator
+        .upgrade(&mut *h.backend(), "head")
+        .expect("upgrade");
+    assert_eq!(report.applied.len(), 5);
+    assert_eq!(h.heads(), ["r5"]);
+    assert_eq!(h.user_tables(), ["t1", "t2", "t3", "t4", "t5"]);
+    assert!(migrator
+        .upgrade(&mut *h.backend(), "head")
+        .expect("no-op")
+        .is_empty());
+    migrator
+        .downgrade(&mut *h.backend(), "-2")
+        .expect("downgrade");
+    assert_eq!(h.heads(), ["r3"]);
+    assert_eq!(h.user_tables(), ["t1", "t2", "t3"]);
+    migrator
+        .stamp(&mut *h.backend(), &strings(&["base"]), false)
+        .expect("stamp base");
+    assert!(h.heads().is_empty());
+    assert_eq!(h.user_tables(), ["t1", "t2", "t3"], "stamp runs no SQL");
+    assert_eq!(h.history_len(), 5 + 2 + 1);
+}
+
+pub fn downgrade_without_sql_fails_before_running_anything(h: &mut dyn Harness) {
+    let mut list = five_scripts();
+    list[2].downgrade_sql = None;
+    let scripts = directory(list);
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    migrator
+        .upgrade(&mut *h.backend(), "head")
+        .expect("upgrade");
+    let err = migrator
+        .downgrade(&mut *h.backend(), "base")
+        .expect_err("r3 has no downgrade");
+    assert!(
+        matches!(&err, RunError::NoDowngrade { revision, .. } if revision == "r3"),
+        "{err}"
+    );
+    assert_eq!(h.heads(), ["r5"]);
+    assert_eq!(h.user_tables().len(), 5);
+}
+
+pub fn unknown_database_revision_is_refused(h: &mut dyn Harness) {
+    let scripts = directory(five_scripts());
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    migrator.upgrade(&mut *h.backend(), "r1").expect("upgrade");
+    let changed = h
+        .backend()
+        .execute("UPDATE alembic_version SET version_num = 'f00d'", &[])
+        .expect("a newer build's revision");
+    assert_eq!(changed, 1);
+    let err = migrator
+        .upgrade(&mut *h.backend(), "head")
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .starts_with("the database is at revision f00d"),
+        "{err}"
+    );
+    assert_eq!(h.user_tables(), ["t1"]);
+    migrator
+        .stamp(&mut *h.backend(), &strings(&["r1"]), true)
+        .expect("stamp --purge recovers");
+    assert_eq!(h.heads(), ["r1"]);
+}
+
+/// Revision 3 of 5 fails on its second statement, in Alembic's default one-transaction mode.
+pub fn failure_in_one_transaction_mode(h: &mut dyn Harness) {
+    let mut list = five_scripts();
+    list[2].upgrade_sql =
+        "CREATE TABLE t3 (x INTEGER);\nINSERT INTO no_such_table VALUES (1);".into();
+    let scripts = directory(list);
+    let transactional = h.backend().transactional_ddl();
+    let err = Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut *h.backend(), "head")
+        .expect_err("r3 fails");
+    let RunError::Migration {
+        revision,
+        half_applied,
+        applied,
+        ..
+    } = &err
+    else {
+        panic!("expected a migration error, got {err:?}");
+    };
+    assert_eq!(revision, "r3");
+    assert!(err.to_string().contains("no_such_table"), "{err}");
+    if transactional {
+        // All or nothing.
+        assert!(!half_applied);
+        assert!(applied.is_empty());
+        assert!(h.heads().is_empty());
+        assert!(h.user_tables().is_empty());
+    } else {
+        // DDL commits implicitly: what ran before r3 stays, with its version row; r3 is named
+        // as possibly half-applied and not claimed.
+        assert!(half_applied);
+        assert_eq!(applied.applied.len(), 2);
+        assert_eq!(h.heads(), ["r2"]);
+        assert_eq!(h.user_tables(), ["t1", "t2", "t3"]);
+    }
+}
+
+pub fn an_edited_script_is_named_by_verification(h: &mut dyn Harness) {
+    let scripts = directory(five_scripts());
+    Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut *h.backend(), "r4")
+        .expect("upgrade");
+    let mut list = five_scripts();
+    list[1].checksum = alembic_core::Checksum::of_file_bytes(b"-- edited\n");
+    let edited = directory(list);
+    let mut options = RunOptions::default();
+    options.verify_checksums = true;
+    let err = Migrator::new(&edited, options.clone())
+        .upgrade(&mut *h.backend(), "head")
+        .expect_err("r2 edited");
+    assert_eq!(err.revision(), Some("r2"), "{err}");
+    assert_eq!(h.heads(), ["r4"]);
+    let found = Migrator::new(&scripts, options)
+        .verify(&mut *h.backend())
+        .expect("the originals verify");
+    assert_eq!(found.verified, ["r4"]);
+}
+
+/// One `#[test]` per scenario, each on a fresh harness from `$fresh` (an expression giving
+/// `Option<impl Harness>`: `None` when the database server is unavailable and may be skipped).
+#[allow(unused_macros)] // only the backend suites expand it
+macro_rules! scenario_tests {
+    ($fresh:expr) => {
+        #[test]
+        fn scenario_upgrade_downgrade_stamp() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::upgrade_downgrade_stamp(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_downgrade_without_sql_fails_before_running_anything() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::downgrade_without_sql_fails_before_running_anything(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_unknown_database_revision_is_refused() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::unknown_database_revision_is_refused(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_failure_in_one_transaction_mode() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::failure_in_one_transaction_mode(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_an_edited_script_is_named_by_verification() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::an_edited_script_is_named_by_verification(&mut h);
+            }
+        }
+    };
+}
