@@ -56,6 +56,7 @@ pub mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod report;
+mod split;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod verify;

@@ -5,9 +5,11 @@
 //! process polls for it (see its `lock` for why it does not block). DDL is transactional, so a revision and its version
 //! row commit together.
 //!
-//! Not yet: TLS connections, and splitting a `Transactional: false` script into statements
-//! (PostgreSQL runs a multi-statement batch as one implicit transaction, so such a script
-//! should hold one statement, e.g. a single `CREATE INDEX CONCURRENTLY`).
+//! A `Transactional: false` script is sent one statement at a time: PostgreSQL would run a
+//! multi-statement batch as one implicit transaction, where `CREATE INDEX CONCURRENTLY` is
+//! refused.
+//!
+//! Not yet: TLS connections.
 
 use std::error::Error as StdError;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use postgres::{Client, NoTls};
 
 use crate::backend::{lock_hash, Backend, BackendError, SqlValue};
 use crate::dialect::{placeholder, Tables};
+use crate::split::split_statements;
 
 enum Conn<'c> {
     Borrowed(&'c mut Client),
@@ -240,7 +243,16 @@ impl Backend for PostgresBackend<'_> {
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), BackendError> {
-        self.client().batch_execute(sql).map_err(err)
+        if self.in_transaction {
+            return self.client().batch_execute(sql).map_err(err);
+        }
+        // Outside a transaction (a `Transactional: false` script), one statement at a time:
+        // sent together they would form one implicit transaction, where statements such as
+        // `CREATE INDEX CONCURRENTLY` are refused.
+        for statement in split_statements(sql) {
+            self.client().batch_execute(statement).map_err(err)?;
+        }
+        Ok(())
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, BackendError> {

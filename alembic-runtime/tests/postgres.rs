@@ -194,7 +194,10 @@ fn create_index_concurrently_runs_outside_a_transaction_on_postgres() {
     let Some(schema) = Schema::new() else { return };
     let mut c = schema.client();
     let mut list = five_scripts();
-    list[2].upgrade_sql = "CREATE INDEX CONCURRENTLY ix_t2 ON t2 (x)".into();
+    list[2].upgrade_sql = "CREATE INDEX CONCURRENTLY ix_t2 ON t2 (x);\n\
+                           CREATE INDEX CONCURRENTLY ix_t1 ON t1 (x);\n\
+                           CREATE TABLE t3 (x INTEGER);"
+        .into();
     list[2].transactional = false;
     let scripts = directory(list.clone());
     Migrator::new(&scripts, RunOptions::default())
