@@ -123,24 +123,22 @@ impl Project {
                 Ok(Connection::Sqlite(conn))
             }
             Dialect::Postgres => {
-                let backend = alembic_runtime::PostgresBackend::connect(&libpq_params(url))
-                    .map_err(|e| connect_error(url, &e))?;
-                Ok(Connection::Postgres(Box::new(backend)))
+                let backend = alembic_runtime::PostgresBackend::connect_url(url)
+                    .map_err(|e| connect_error(&e))?;
+                Ok(Connection::Server(Box::new(backend)))
             }
-            other => Err(CliError::with_hint(
-                format!(
-                    "connecting to {other} ({}) is not supported by this build yet",
-                    url.masked()
-                ),
-                "use --sql to print the SQL script for it, or a sqlite:/// URL",
-            )),
+            Dialect::Mysql => {
+                let backend = alembic_runtime::MysqlBackend::connect_url(url)
+                    .map_err(|e| connect_error(&e))?;
+                Ok(Connection::Server(Box::new(backend)))
+            }
         }
     }
 }
 
-fn connect_error(url: &DatabaseUrl, e: &alembic_runtime::BackendError) -> CliError {
-    // The driver's own message is often generic ("error connecting to server"); its causes say
-    // what happened ("Connection refused").
+/// The runtime's connection error (it names the masked URL), with the driver's causes, which
+/// say what happened ("Connection refused") where its own message is generic.
+fn connect_error(e: &alembic_runtime::BackendError) -> CliError {
     let mut text = e.to_string();
     let mut cause: Option<&(dyn std::error::Error + 'static)> = match e.driver_error() {
         Some(d) => d.source(),
@@ -154,47 +152,17 @@ fn connect_error(url: &DatabaseUrl, e: &alembic_runtime::BackendError) -> CliErr
         cause = c.source();
     }
     CliError::with_hint(
-        format!("cannot connect to {}: {text}", url.masked()),
+        text,
         "check that the server runs and accepts this user, database and password (--url, \
          DATABASE_URL or `url` in the configuration)",
     )
 }
 
-/// The URL as libpq `key=value` parameters: the driver suffix of a SQLAlchemy URL
-/// (`postgresql+psycopg2://`) is dropped and percent-encoded parts are passed decoded.
-fn libpq_params(url: &DatabaseUrl) -> String {
-    fn quoted(value: &str) -> String {
-        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-    let mut parts = Vec::new();
-    if let Some(host) = url.host() {
-        parts.push(format!(
-            "host={}",
-            quoted(host.trim_start_matches('[').trim_end_matches(']'))
-        ));
-    }
-    if let Some(port) = url.port() {
-        parts.push(format!("port={port}"));
-    }
-    if let Some(user) = url.username() {
-        parts.push(format!("user={}", quoted(user)));
-    }
-    if let Some(password) = url.password() {
-        parts.push(format!("password={}", quoted(password)));
-    }
-    if let Some(db) = url.database().filter(|d| !d.is_empty()) {
-        parts.push(format!("dbname={}", quoted(db)));
-    }
-    for (key, value) in url.query() {
-        parts.push(format!("{key}={}", quoted(value)));
-    }
-    parts.join(" ")
-}
-
 /// An open database connection.
 pub enum Connection {
     Sqlite(rusqlite::Connection),
-    Postgres(Box<alembic_runtime::PostgresBackend<'static>>),
+    /// PostgreSQL or MySQL: the runtime's backend owns the client.
+    Server(Box<dyn alembic_runtime::Backend>),
 }
 
 impl Connection {
@@ -205,7 +173,7 @@ impl Connection {
                 let mut backend = SqliteBackend::new(conn);
                 f(&mut backend)
             }
-            Connection::Postgres(backend) => f(backend.as_mut()),
+            Connection::Server(backend) => f(backend.as_mut()),
         }
     }
 
@@ -421,18 +389,6 @@ mod tests {
         assert_eq!(pick(None, None).as_deref(), Some("sqlite:///file.db"));
         let none = config_with_url(None);
         assert!(pick_url(None, None, &none).unwrap().is_none());
-    }
-
-    #[test]
-    fn libpq_parameters_drop_the_driver_and_quote_values() {
-        let url = DatabaseUrl::parse(
-            "postgresql+psycopg2://app:it's%20me@db.local:5433/prompts?sslmode=disable",
-        )
-        .unwrap();
-        assert_eq!(
-            libpq_params(&url),
-            "host='db.local' port=5433 user='app' password='it\\'s me' dbname='prompts' sslmode='disable'"
-        );
     }
 
     #[test]
