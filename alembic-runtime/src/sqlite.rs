@@ -138,21 +138,25 @@ impl Backend for SqliteBackend<'_> {
         };
 
         if let Some(path) = lock_file(self.connection()) {
-            let taken = Connection::open(&path)
-                .map_err(|e| {
-                    BackendError::new(format!("cannot open lock file {}: {e}", path.display()), e)
-                })
-                .and_then(|lock| {
-                    lock.busy_timeout(self.busy_timeout).map_err(err)?;
-                    lock.execute_batch("BEGIN IMMEDIATE").map_err(waited)?;
-                    Ok(lock)
-                });
-            match taken {
-                Ok(lock) => self.lock_conn = Some(lock),
-                Err(e) => {
-                    let _ = self.unlock();
-                    return Err(e);
+            match Connection::open(&path) {
+                Ok(lock) => {
+                    let taken = lock
+                        .busy_timeout(self.busy_timeout)
+                        .map_err(err)
+                        .and_then(|()| lock.execute_batch("BEGIN IMMEDIATE").map_err(waited));
+                    if let Err(e) = taken {
+                        let _ = self.unlock();
+                        return Err(e);
+                    }
+                    self.lock_conn = Some(lock);
                 }
+                // A database in a folder the process may not create files in still migrates,
+                // under the database's own write lock, which ends at each commit.
+                Err(e) => log::warn!(
+                    "cannot create the lock file {} ({e}): the migration lock will not span \
+                     commits (per-migration transactions, non-transactional revisions)",
+                    path.display()
+                ),
             }
         }
         if let Err(e) = self.connection().execute_batch("BEGIN IMMEDIATE") {

@@ -862,3 +862,16 @@ impl support::scenarios::Harness for SqliteHarness {
 }
 
 scenario_tests!(Some(SqliteHarness { db: new_db() }));
+
+#[test]
+fn a_lock_file_that_cannot_be_created_falls_back_to_the_database_lock() {
+    let db = new_db();
+    // A directory where the lock file would go: SQLite cannot open it as a database.
+    std::fs::create_dir(db.dir.path().join("app.db-alembic-lock")).expect("blocker");
+    let scripts = directory(five_scripts());
+    let mut conn = open(&db.path);
+    Migrator::new(&scripts, per_migration())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+        .expect("migrates without the lock file");
+    assert_eq!(heads(&conn), ["r5"]);
+}
