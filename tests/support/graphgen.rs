@@ -89,13 +89,22 @@ impl Rev {
 pub enum Command {
     Upgrade(String),
     Downgrade(String),
-    Stamp { targets: Vec<String>, purge: bool },
+    Stamp {
+        targets: Vec<String>,
+        purge: bool,
+    },
+    /// Not a command of either tool: writes these `alembic_version` rows directly into both
+    /// databases, to start the next commands from states no command makes (an unknown
+    /// revision, a revision beside its own ancestor), as a hand-edited or foreign database has.
+    SetRows(Vec<String>),
 }
 
 impl Command {
-    /// The arguments after the program name, as a user types them.
+    /// The arguments after the program name, as a user types them (none for
+    /// [`Command::SetRows`], which no tool runs).
     pub fn args(&self) -> Vec<String> {
         match self {
+            Command::SetRows(_) => Vec::new(),
             Command::Upgrade(t) => vec!["upgrade".into(), t.clone()],
             Command::Downgrade(t) => vec!["downgrade".into(), t.clone()],
             Command::Stamp { targets, purge } => {
@@ -112,8 +121,17 @@ impl Command {
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.args().join(" "))
+        match self {
+            Command::SetRows(rows) => {
+                write!(f, "(set alembic_version rows to [{}])", rows.join(", "))
+            }
+            _ => write!(f, "{}", self.args().join(" ")),
+        }
     }
+}
+
+fn set_rows(rows: &[&str]) -> Command {
+    Command::SetRows(rows.iter().map(|s| s.to_string()).collect())
 }
 
 fn up(t: &str) -> Command {
@@ -445,6 +463,14 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
             103..=104 => up(&format!("{}@+1", rng.pick_str(&ids))),
             105..=106 => down(&format!("{}@-1", rng.pick_str(&ids))),
             107 => stamp(&[&prefix(rng)], false),
+            // A state no command makes: a revision beside another (perhaps its own ancestor),
+            // or a revision the scripts do not have.
+            108..=109 => {
+                let a = rng.pick_str(&ids).to_string();
+                let b = rng.pick_str(&ids).to_string();
+                Command::SetRows(if a == b { vec![a] } else { vec![a, b] })
+            }
+            110 => set_rows(&["dead0000"]),
             _ => up("heads"),
         };
         out.push(cmd);
@@ -842,6 +868,38 @@ pub fn hand_made() -> Vec<Graph> {
         ),
         g("failing-revision", failing(), failing_commands()),
         per_migration(g("failing-revision", failing(), failing_commands())),
+        g(
+            // Version tables no command of ours writes: a revision with its own ancestor, an
+            // unknown revision (a newer database than these scripts), duplicates of a lineage.
+            "odd-states",
+            vec![
+                Rev::new("o100", &[]),
+                Rev::new("o200", &["o100"]),
+                Rev::new("o300", &["o200"]),
+                Rev::new("o210", &["o100"]),
+            ],
+            vec![
+                set_rows(&["o100", "o300"]),
+                up("heads"),
+                set_rows(&["o100", "o300"]),
+                down("o100"),
+                set_rows(&["o200", "o300"]),
+                down("-1"),
+                set_rows(&["dead0000"]),
+                up("heads"),
+                down("base"),
+                stamp(&["o200"], false),
+                stamp(&["o200"], true),
+                set_rows(&["dead0000", "o210"]),
+                stamp(&["heads"], true),
+                set_rows(&["o100", "o210"]),
+                up("o300"),
+                set_rows(&["o210", "o300"]),
+                down("o100"),
+                set_rows(&["dead0000"]),
+                stamp(&["base"], false),
+            ],
+        ),
         g(
             // Stamp corner cases: several targets, targets on one lineage, purge.
             "stamps",
