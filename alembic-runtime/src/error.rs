@@ -58,14 +58,15 @@ pub enum RunError {
 
     /// A revision's SQL failed.
     #[error(
-        "{operation} of revision {revision} ({}) failed: {cause}; {}",
+        "{operation} of revision {revision} ({}) failed: {cause}; {}{}",
         path.display(),
         if *half_applied {
             "it ran outside a transaction and may be half-applied: check the database before \
              running it again; the version table does not claim it"
         } else {
             "its changes were rolled back and the version table does not claim it"
-        }
+        },
+        committed_note(applied)
     )]
     Migration {
         revision: String,
@@ -119,6 +120,22 @@ pub enum RunError {
         cause: BackendError,
         applied: Report,
     },
+}
+
+/// `" (committed before it: upgrade a, upgrade b)"`, or nothing when nothing committed.
+fn committed_note(applied: &Report) -> String {
+    if applied.is_empty() {
+        return String::new();
+    }
+    let steps: Vec<String> = applied
+        .applied
+        .iter()
+        .map(|a| match a.revision() {
+            Some(revision) => format!("{} {revision}", a.operation()),
+            None => a.to_string(),
+        })
+        .collect();
+    format!(" (committed before it: {})", steps.join(", "))
 }
 
 impl RunError {

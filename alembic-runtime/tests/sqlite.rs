@@ -217,6 +217,11 @@ fn a_failure_in_per_migration_mode_keeps_what_committed_before_it() {
         .filter_map(|a| a.revision())
         .collect();
     assert_eq!(applied, ["r1", "r2"]);
+    assert!(
+        err.to_string()
+            .ends_with("(committed before it: upgrade r1, upgrade r2)"),
+        "{err}"
+    );
     assert_eq!(heads(&conn), ["r2"]);
     assert_eq!(user_tables(&conn), ["t1", "t2"]);
     assert_eq!(history(&conn).len(), 2);
