@@ -632,8 +632,7 @@ impl RevisionMap {
         &self.bases
     }
 
-    /// Revision ids in map order, and whether each is at least four characters long: prefix
-    /// matching only considers those (Alembic's rule).
+    /// Revision ids with their indices, in map order (the order prefix candidates are listed).
     pub(crate) fn ids_in_order(&self) -> impl Iterator<Item = (usize, &str)> {
         self.revs
             .iter()

@@ -205,7 +205,7 @@ pub fn stamp(
     purge: bool,
 ) -> Result<Plan, PlanError> {
     let r = Resolver::new(map);
-    let mut rows = Rows::new(map, if purge { &[] } else { current_heads })?;
+    let mut rows = Rows::new(map, if purge { &[] } else { current_heads });
     let mut steps: Vec<Step> = Vec::new();
     let heads_before = sorted_unique(current_heads);
     if purge && !heads_before.is_empty() {
@@ -335,12 +335,12 @@ struct Rows<'m> {
 }
 
 impl<'m> Rows<'m> {
-    fn new(map: &'m RevisionMap, current: &[String]) -> Result<Self, PlanError> {
-        Ok(Rows {
+    fn new(map: &'m RevisionMap, current: &[String]) -> Self {
+        Rows {
             map,
             set: current.iter().cloned().collect(),
             ancestors_cache: HashMap::new(),
-        })
+        }
     }
 
     fn ids(&self) -> Vec<String> {
@@ -427,7 +427,7 @@ fn run_revision_steps(
     order: &[usize],
     up: bool,
 ) -> Result<Plan, PlanError> {
-    let mut rows = Rows::new(map, current_heads)?;
+    let mut rows = Rows::new(map, current_heads);
     let mut steps = Vec::with_capacity(order.len());
     for &rev in order {
         let changes = if up {

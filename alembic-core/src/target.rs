@@ -372,8 +372,7 @@ impl<'m> Resolver<'m> {
                     .filter(|(l, _)| l.len() > 3 && l.starts_with(token))
                     .collect();
                 candidates.append(&mut labels);
-                if let (Some(b), Some(br)) = (branch, branch_rev) {
-                    let _ = b;
+                if let Some(br) = branch_rev {
                     candidates.retain(|(_, i)| self.map.shares_lineage(*i, br, false));
                 }
                 match candidates.as_slice() {
