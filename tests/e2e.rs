@@ -1536,3 +1536,49 @@ fn package_flag_picks_a_workspace_member() {
     r.expect_clean_failure("-p with an unknown package");
     r.stderr_has("nosuch", "-p with an unknown package");
 }
+
+#[test]
+fn offline_sql_applied_by_hand_reaches_the_same_state_as_online() {
+    let p = linear_project();
+    // a quote and a backslash in the SQL must survive the version/history statements' quoting
+    p.revision(
+        "d4",
+        "c3",
+        "INSERT INTO t_c (id) VALUES (1);\nCREATE TABLE notes (body TEXT);\n\
+         INSERT INTO notes VALUES ('it''s C:\\temp');",
+        Some("DELETE FROM notes WHERE body = 'it''s C:\\temp';\nDROP TABLE notes;"),
+    );
+    let up = p.ok(&["upgrade", "head", "--sql"]);
+    let offline = p.path("offline.db");
+    project::open(&offline)
+        .execute_batch(&up.stdout)
+        .unwrap_or_else(|e| {
+            panic!(
+                "upgrade --sql output is not runnable SQLite SQL: {e}\n{}",
+                up.stdout
+            )
+        });
+    assert_eq!(version_rows(&offline), Some(strings(&["d4"])));
+    let body: String = project::open(&offline)
+        .query_row("SELECT body FROM notes", [], |r| r.get(0))
+        .expect("notes row");
+    assert_eq!(body, "it's C:\\temp");
+
+    // a FROM:TO downgrade script applied by hand steps the same database back
+    let down = p.ok(&["downgrade", "d4:b2", "--sql"]);
+    project::open(&offline)
+        .execute_batch(&down.stdout)
+        .unwrap_or_else(|e| panic!("downgrade --sql output does not run: {e}\n{}", down.stdout));
+    assert_eq!(version_rows(&offline), Some(strings(&["b2"])));
+    assert!(!table_exists(&offline, "notes") && !table_exists(&offline, "t_c"));
+
+    // and the CLI, online, agrees with the hand-applied database
+    let r = p.ok(&["--url", &sqlite_url(&offline), "current"]);
+    assert_line(&r, "b2", "current on the offline-migrated database");
+    p.ok(&["--url", &sqlite_url(&offline), "upgrade", "head"]);
+    assert_eq!(version_rows(&offline), Some(strings(&["d4"])));
+    assert!(
+        !p.db().exists(),
+        "--sql never created the configured database"
+    );
+}
