@@ -1,9 +1,11 @@
 //! `check`: exit 1, with a message saying what is pending, when `upgrade heads` would run
-//! anything; exit 0 when the database is at its heads. (Alembic's `check` compares models with
+//! anything, or when an applied script was edited since it ran; exit 0 when the database is at
+//! its heads. (Alembic's `check` compares models with
 //! the database, which needs autogenerate; until then this is `current --check-heads`.)
 
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
+use alembic_runtime::Migrator;
 
 use crate::args::GlobalOpts;
 use crate::error::{CliError, CliResult};
@@ -13,6 +15,25 @@ use crate::project::Project;
 /// The steps `upgrade heads` would run from `current`.
 pub fn pending(scripts: &ScriptDirectory, current: &[String]) -> CliResult<Vec<Step>> {
     Ok(plan::upgrade(scripts.map(), current, "heads")?.steps)
+}
+
+/// Fails when an applied script was edited since it ran (the runtime compares one chained
+/// checksum per head). Heads applied by another tool (no recorded checksum) are not checked.
+fn verify_checksums(project: &Project, scripts: &ScriptDirectory, current: &[String]) -> CliResult {
+    if current.is_empty() {
+        return Ok(());
+    }
+    let migrator = Migrator::new(scripts, project.run_options());
+    let verification = project
+        .connect()?
+        .with_backend(|backend| migrator.verify(backend))?;
+    if !verification.unrecorded.is_empty() {
+        log::info!(
+            "not verified (applied without a recorded checksum, e.g. by Python Alembic): {}",
+            verification.unrecorded.join(", ")
+        );
+    }
+    Ok(())
 }
 
 pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
@@ -36,6 +57,7 @@ pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
             "check out the code that has their scripts (is this checkout older than the database?)",
         ));
     }
+    verify_checksums(&project, &scripts, &current)?;
     let steps = pending(&scripts, &current)?;
     let heads: Vec<&str> = scripts.map().real_heads();
     if steps.is_empty() {
