@@ -89,9 +89,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Folder for the migration environment, relative to the package root.
-    #[arg(value_name = "DIR", default_value = "migrations")]
-    pub directory: PathBuf,
+    /// Folder for the migration environment, relative to the package root (default:
+    /// `migrations`, or the `script_location` of an existing alembic.toml).
+    #[arg(value_name = "DIR")]
+    pub directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -395,10 +396,10 @@ mod tests {
     }
 
     #[test]
-    fn init_defaults_to_migrations() {
+    fn init_directory_is_optional() {
         let cli = parse(&["x", "init"]).unwrap();
         match cli.command {
-            Command::Init(a) => assert_eq!(a.directory, PathBuf::from("migrations")),
+            Command::Init(a) => assert_eq!(a.directory, None),
             other => panic!("{other:?}"),
         }
     }

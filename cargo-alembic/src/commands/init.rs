@@ -8,11 +8,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use alembic_core::config::{Config, DEFAULT_SCRIPT_LOCATION};
+
 use crate::args::{GlobalOpts, InitArgs};
 use crate::error::{CliError, CliResult};
 use crate::manifest::{self, DependencySpec};
 use crate::output::{display_path, Printer};
-use crate::project;
+use crate::project::{self, CONFIG_FILE};
 use crate::template::DEFAULT_TEMPLATE;
 
 /// The line an application's build.rs needs.
@@ -34,15 +36,50 @@ fn run_in(cwd: &Path, global: &GlobalOpts, args: &InitArgs, printer: &Printer) -
             .unwrap_or_else(|| cwd.clone()),
         None => cwd.clone(),
     };
-    let script_location = if args.directory.is_absolute() {
-        args.directory
-            .strip_prefix(&root)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| args.directory.clone())
+    let config_path = root.join(CONFIG_FILE);
+    // A second run follows the existing alembic.toml rather than creating a folder it does not
+    // use.
+    let existing = if config_path.is_file() {
+        Some(
+            Config::load(&config_path)
+                .map_err(project::config_error)?
+                .script_location,
+        )
     } else {
-        args.directory.clone()
+        None
     };
-    let location = root.join(&script_location);
+    let wanted = args.directory.as_ref().map(|dir| {
+        if dir.is_absolute() {
+            dir.strip_prefix(&root)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| dir.clone())
+        } else {
+            dir.clone()
+        }
+    });
+    let (script_location, location) = match (wanted, existing) {
+        (Some(wanted), Some(existing)) => {
+            let wanted_abs = std::path::absolute(root.join(&wanted)).unwrap_or(root.join(&wanted));
+            if wanted_abs != existing {
+                return Err(CliError::with_hint(
+                    format!(
+                        "{} already sets script_location to {}, not {}",
+                        config_path.display(),
+                        existing.display(),
+                        wanted.display()
+                    ),
+                    "run `cargo alembic init` without DIR, or change script_location first",
+                ));
+            }
+            (wanted, existing)
+        }
+        (None, Some(existing)) => (existing.clone(), existing),
+        (wanted, None) => {
+            let wanted = wanted.unwrap_or_else(|| PathBuf::from(DEFAULT_SCRIPT_LOCATION));
+            let location = root.join(&wanted);
+            (wanted, location)
+        }
+    };
     let mut changed = false;
 
     for dir in [location.clone(), location.join("versions")] {
@@ -63,7 +100,6 @@ fn run_in(cwd: &Path, global: &GlobalOpts, args: &InitArgs, printer: &Printer) -
     let has_metadata_config = manifest_text
         .as_deref()
         .is_some_and(|t| t.contains("[package.metadata.alembic]"));
-    let config_path = root.join("alembic.toml");
     let mut generated_config = false;
     if !has_metadata_config {
         let db_name = package_name.as_deref().unwrap_or("app").replace('-', "_");
@@ -238,9 +274,7 @@ mod tests {
     const QUIET: Printer = Printer { quiet: true };
 
     fn init(dir: &Path) -> bool {
-        let args = InitArgs {
-            directory: PathBuf::from("migrations"),
-        };
+        let args = InitArgs { directory: None };
         run_in(dir, &GlobalOpts::default(), &args, &QUIET).expect("init succeeds")
     }
 
@@ -305,6 +339,31 @@ mod tests {
         assert!(dir.path().join("alembic.toml").is_file());
         assert!(dir.path().join("migrations/versions").is_dir());
         assert!(!dir.path().join("src/migrations").exists());
+    }
+
+    #[test]
+    fn a_second_run_follows_the_existing_script_location() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let custom = InitArgs {
+            directory: Some(PathBuf::from("db/migrations")),
+        };
+        assert!(run_in(dir.path(), &GlobalOpts::default(), &custom, &QUIET).unwrap());
+        assert!(dir.path().join("db/migrations/versions").is_dir());
+        assert!(
+            !init(dir.path()),
+            "init without DIR uses db/migrations: nothing to do"
+        );
+        assert!(!dir.path().join("migrations").exists());
+        let other = InitArgs {
+            directory: Some(PathBuf::from("elsewhere")),
+        };
+        let e = run_in(dir.path(), &GlobalOpts::default(), &other, &QUIET).unwrap_err();
+        assert!(
+            e.to_string().contains("already sets script_location"),
+            "{e}"
+        );
+        assert!(!dir.path().join("elsewhere").exists());
     }
 
     #[test]
