@@ -18,9 +18,11 @@
 //! (`pip install -r tests/requirements.txt`); Alembic runs as `$ALEMBIC_PYTHON -m alembic`.
 //! Without it every test here prints a loud SKIPPED notice on stderr and passes, unless
 //! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI), which turns the missing tool into a failure.
+//! `INTEROP_KEEP=1` keeps each project folder (printed on stderr) for rerunning a step by hand.
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -302,7 +304,10 @@ fn alembic_available(test: &str) -> bool {
                  install it with: {} -m pip install -r tests/requirements.txt",
                 python()
             );
-            eprintln!(
+            // Straight to the stderr handle: libtest captures eprintln!, and a skip must be
+            // seen in a plain `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
                  !!! SKIPPED: interop test `{test}` against Python Alembic did NOT run.\n\
                  !!! {why}\n\
@@ -388,10 +393,16 @@ type HistoryRows = Vec<(String, String)>;
 
 impl Project {
     fn new(lineages: &[&'static [Rev]]) -> Project {
+        // INTEROP_KEEP=1 keeps the projects to rerun either tool in them by hand.
+        let keep = env_flag("INTEROP_KEEP");
         let dir = tempfile::Builder::new()
             .prefix("interop-")
+            .disable_cleanup(keep)
             .tempdir()
             .expect("temp dir");
+        if keep {
+            eprintln!("interop: keeping {}", dir.path().display());
+        }
         let revs: Vec<&'static Rev> = lineages.iter().flat_map(|l| l.iter()).collect();
         let versions = dir.path().join("migrations").join("versions");
         fs::create_dir_all(&versions).expect("create migrations/versions");
@@ -665,6 +676,18 @@ fn assert_python_reads_same(ours: &Project, twin: &Project, what: &str) -> Out {
     read
 }
 
+/// `current` as both tools print it on one database: the same lines.
+fn assert_tools_agree_on_current(project: &Project, what: &str) -> Out {
+    let python = project.py(&["current"]).ok();
+    let ours = project.ours(&["current"]).ok();
+    assert_eq!(
+        ours.lines(),
+        python.lines(),
+        "{what}: `cargo alembic current` and Python `alembic current` differ on one database"
+    );
+    python
+}
+
 /// The database `ours` and its twin `twin` end alike: rows, schema, applied revisions.
 fn assert_same_state(ours: &Project, twin: &Project, what: &str) {
     assert_eq!(
@@ -714,6 +737,7 @@ fn python_then_ours_to_head(mid: &str) {
 
     ours.py(&["upgrade", mid]).ok();
     twin.py(&["upgrade", mid]).ok();
+    assert_tools_agree_on_current(&ours, &format!("{what} (after python upgrade {mid})"));
     assert!(
         ours.history().is_none(),
         "{what}: Python Alembic made alembic_version_history?"
@@ -773,12 +797,7 @@ fn python_then_ours_to_head(mid: &str) {
     let current = assert_python_reads_same(&ours, &twin, &what);
     assert_all_marked_head(&current, &what);
     assert_eq!(current.ids(), vec!["f6".to_string()], "{what}");
-    let ours_current = ours.ours(&["current"]).ok();
-    assert_eq!(
-        ours_current.lines(),
-        current.lines(),
-        "{what}: `cargo alembic current` and Python `alembic current` differ on one database"
-    );
+    assert_tools_agree_on_current(&ours, &what);
     let history = ours.py(&["history", "--indicate-current"]).ok();
     let twin_history = twin.py(&["history", "--indicate-current"]).ok();
     assert_eq!(
@@ -836,6 +855,7 @@ fn ours_then_python_then_ours_to_base(mid: &str) {
     assert_valid_order(&ours, &BTreeSet::new(), &ours_first, &what);
     assert_same_state(&ours, &twin, &format!("{what} (after cargo upgrade {mid})"));
     assert_python_reads_same(&ours, &twin, &format!("{what} (after cargo upgrade {mid})"));
+    assert_tools_agree_on_current(&ours, &format!("{what} (after cargo upgrade {mid})"));
 
     // Python Alembic continues where we stopped, running exactly the rest.
     let n = ours.ran().len();
@@ -851,12 +871,7 @@ fn ours_then_python_then_ours_to_base(mid: &str) {
     assert_same_state(&ours, &twin, &format!("{what} (after python upgrade head)"));
     let current = assert_python_reads_same(&ours, &twin, &what);
     assert_all_marked_head(&current, &what);
-    let ours_current = ours.ours(&["current"]).ok();
-    assert_eq!(
-        ours_current.lines(),
-        current.lines(),
-        "{what}: `cargo alembic current` reads Python's upgrade differently"
-    );
+    assert_tools_agree_on_current(&ours, &what);
     // Python's run left the audit table alone.
     let history_after_python = ours.history();
     let expected: HistoryRows = ours_first
@@ -1156,6 +1171,7 @@ fn cargo_stamps_python_reads() {
         "{what}: stamp c3 from f6"
     );
     assert_python_reads_same(&ours, &twin, &format!("{what} (stamp c3)"));
+    assert_tools_agree_on_current(&ours, &format!("{what} (stamp c3)"));
 
     // Forward again to head.
     ours.ours(&["stamp", "head"]).ok();
@@ -1342,7 +1358,10 @@ fn scripts_of_both_tools_describe_one_graph() {
     // The premise of every test above: both tools see the same graph in the shared folder
     // (our loader skips the .py files and Python's __pycache__, Alembic skips the .sql files).
     let project = Project::new(&[MAIN, STATS]);
-    project.py(&["history"]).ok(); // leaves __pycache__ in migrations/versions
+    // What a Python project's versions folder also holds: compiled modules in __pycache__.
+    let cache = project.root().join("migrations/versions/__pycache__");
+    fs::create_dir_all(&cache).expect("create __pycache__");
+    fs::write(cache.join("a1.cpython-311.pyc"), b"\x00").expect("write .pyc");
     let py_heads = project.py(&["heads"]).ok();
     let heads = project.ours(&["heads"]).ok();
     assert_eq!(
