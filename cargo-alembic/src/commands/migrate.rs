@@ -152,3 +152,44 @@ fn print_sql(
     printer.out_raw(&sql);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUIET: Printer = Printer { quiet: true };
+
+    fn args(revision: &str, sql: bool) -> UpgradeArgs {
+        UpgradeArgs {
+            revision: revision.to_string(),
+            sql,
+            backup: false,
+        }
+    }
+
+    #[test]
+    fn ranges_are_for_sql_only_and_offline_downgrade_needs_one() {
+        // These are refused from the command line alone, before any configuration is read.
+        let g = GlobalOpts::default();
+        let e = upgrade(&g, &args("a1:b2", false), &QUIET).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().starts_with("Range revision not allowed"),
+            "{e}"
+        );
+        let e = downgrade(&g, &args("a1", true), &QUIET).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "downgrade with --sql requires <fromrev>:<torev>"
+        );
+    }
+
+    #[test]
+    fn offline_runs_start_from_nothing_for_base_or_no_start() {
+        let dir = ScriptDirectory::from_scripts(Vec::new()).unwrap();
+        assert!(offline_start(&dir, "").unwrap().is_empty());
+        assert!(offline_start(&dir, "base").unwrap().is_empty());
+        assert!(offline_start(&dir, "nope").is_err());
+    }
+}
