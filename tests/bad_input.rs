@@ -523,3 +523,65 @@ fn missing_script_location_is_named() {
     let r = fails(&p, &["heads"]);
     r.stderr_has("nowhere", "missing script folder");
 }
+
+// ---------------------------------------------------------------------------------------------
+// edited applied scripts (SPEC sections 6 and 7: the history table's checksums)
+
+fn edit_applied(p: &Project, file: &str) {
+    let rel = format!("migrations/versions/{file}");
+    let text = p.read(&rel).replace(
+        "CREATE TABLE t_a (id INTEGER);",
+        "CREATE TABLE t_a (id INTEGER, x TEXT);",
+    );
+    p.write(&rel, &text);
+}
+
+#[test]
+fn check_names_an_applied_script_that_was_edited() {
+    let p = with_base();
+    p.revision(
+        "b2",
+        "a1",
+        "CREATE TABLE t_b (id INTEGER);",
+        Some("DROP TABLE t_b;"),
+    );
+    p.ok(&["upgrade", "head"]);
+    p.ok(&["check"]);
+    edit_applied(&p, "a1_rev.sql");
+    let r = fails(&p, &["check"]);
+    r.stderr_has("a1", "edited applied script")
+        .stderr_has("a1_rev.sql", "edited applied script");
+}
+
+#[test]
+fn an_edit_to_an_applied_script_is_not_laundered_by_the_next_upgrade() {
+    // a1 and b2 applied; a1 is then edited; a later `upgrade head` must either refuse (naming
+    // a1) or leave the edit detectable: `check` must not start passing because c3's recorded
+    // chained checksum was computed over the edited a1.
+    let p = with_base();
+    p.revision(
+        "b2",
+        "a1",
+        "CREATE TABLE t_b (id INTEGER);",
+        Some("DROP TABLE t_b;"),
+    );
+    p.revision(
+        "c3",
+        "b2",
+        "CREATE TABLE t_c (id INTEGER);",
+        Some("DROP TABLE t_c;"),
+    );
+    p.ok(&["upgrade", "b2"]);
+    edit_applied(&p, "a1_rev.sql");
+    let up = p.run(&["upgrade", "head"]);
+    up.expect_no_panic("upgrade head after editing an applied script");
+    if up.code == Some(1) {
+        up.stderr_has("a1", "upgrade refusing an edited applied script");
+        assert_eq!(version_rows(&p.db()), Some(strings(&["b2"])));
+    } else {
+        up.ok("upgrade head after editing an applied script");
+        let r = p.run(&["check"]);
+        r.expect_clean_failure("check after the edit was followed by an upgrade");
+        r.stderr_has("a1", "check after the edit was followed by an upgrade");
+    }
+}
