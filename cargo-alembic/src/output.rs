@@ -295,7 +295,10 @@ impl<'a> RevView<'a> {
             "create_date": self.script.create_date,
             "path": self.script.path.display().to_string(),
             "checksum": self.script.checksum.to_string(),
+            // Alembic's is_head: nothing revises it (it may be depended on).
             "is_head": self.is_head(),
+            // Nothing revises or depends on it: printed as "(head)".
+            "is_real_head": self.is_real_head(),
             "is_branch_point": self.is_branch_point(),
             "is_merge_point": self.is_merge_point(),
             "children": self.children,
