@@ -456,6 +456,65 @@ fn revision_refuses_bad_or_duplicate_ids_and_ambiguous_heads_writing_nothing() {
     );
 }
 
+#[test]
+fn failing_downgrade_sql_rolls_back_and_keeps_the_version() {
+    let p = with_base();
+    p.revision(
+        "b2",
+        "a1",
+        "CREATE TABLE t_b (id INTEGER);",
+        Some("DROP TABLE t_b;\nDROP TABLE no_such_table;"),
+    );
+    p.ok(&["upgrade", "head"]);
+    let r = fails(&p, &["downgrade", "base"]);
+    r.stderr_has("b2", "failing downgrade SQL")
+        .stderr_has("b2_rev.sql", "failing downgrade SQL")
+        .stderr_has("no such table: no_such_table", "failing downgrade SQL");
+    assert_eq!(version_rows(&p.db()), Some(strings(&["b2"])));
+    assert!(
+        table_exists(&p.db(), "t_b"),
+        "b2's downgrade was rolled back"
+    );
+    assert!(table_exists(&p.db(), "t_a"), "a1's downgrade never ran");
+}
+
+#[test]
+fn failing_non_transactional_revision_says_it_may_be_half_applied() {
+    let p = with_base();
+    p.revision_with(
+        "b2",
+        "a1",
+        "-- Transactional: false\n",
+        "CREATE TABLE t_b (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+        Some("DROP TABLE t_b;"),
+    );
+    let r = fails(&p, &["upgrade", "head"]);
+    r.stderr_has("b2", "failing non-transactional revision")
+        .stderr_has(
+            "no such table: no_such_table",
+            "failing non-transactional revision",
+        );
+    assert!(
+        r.stderr.to_lowercase().contains("half") || r.stderr.to_lowercase().contains("partial"),
+        "outside a transaction the user must be told the revision may be half-applied:\n{}",
+        r.stderr
+    );
+    assert_eq!(
+        version_rows(&p.db()),
+        Some(strings(&["a1"])),
+        "the version table never claims b2; a1 before it is committed"
+    );
+}
+
+#[test]
+fn stamp_of_a_database_at_an_unknown_revision_needs_purge() {
+    let p = with_base();
+    make_python_alembic_db(&p.db(), &["f00dfeed1234"]);
+    let r = fails(&p, &["stamp", "a1"]);
+    r.stderr_has("f00dfeed1234", "stamp from an unknown revision");
+    assert_eq!(version_rows(&p.db()), Some(strings(&["f00dfeed1234"])));
+}
+
 // ---------------------------------------------------------------------------------------------
 // configuration
 
