@@ -924,6 +924,33 @@ fn upgrade_backup_writes_a_copy_beside_the_database() {
     assert_eq!(heads_in(&p.db()), strings(&["c3"]));
 }
 
+#[test]
+fn backups_in_quick_succession_do_not_collide() {
+    // `backup = true` in alembic.toml backs up before every upgrade; scripted runs follow each
+    // other within a second, and each must get its own backup (the user cannot pick the name)
+    let p = linear_project();
+    p.write(
+        "alembic.toml",
+        &format!("{}backup = true\n", project::DEFAULT_CONFIG),
+    );
+    p.ok(&["upgrade", "a1"]); // no database yet: nothing to back up
+    p.ok(&["upgrade", "b2"]);
+    p.ok(&["upgrade", "c3"]);
+    p.ok(&["upgrade", "head", "--backup"]);
+    let backups: Vec<String> = fs::read_dir(p.root())
+        .expect("read root")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.starts_with("app.db.") || n.starts_with("app.db-backup") || n.contains("backup")
+        })
+        .collect();
+    assert!(
+        backups.len() == 3,
+        "each upgrade of an existing database leaves its own backup, got {backups:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // offline SQL
 
