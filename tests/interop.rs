@@ -134,6 +134,43 @@ const STATS: &[Rev] = &[
     },
 ];
 
+/// A lineage of its own whose ids use the whole width of `version_num` (32 characters) and
+/// upper case, for the tests with a custom version table.
+const WIDE: &[Rev] = &[
+    Rev {
+        id: "Wide_0123456789abcdefABCDEF_base",
+        message: "create wide",
+        down: &[],
+        labels: &["wide"],
+        depends_on: &[],
+        up: &["CREATE TABLE wide (id INTEGER PRIMARY KEY)"],
+        down_sql: &["DROP TABLE wide"],
+    },
+    Rev {
+        id: "Wide_0123456789abcdefABCDEF_next",
+        message: "widen wide",
+        down: &["Wide_0123456789abcdefABCDEF_base"],
+        labels: &[],
+        depends_on: &["a1"],
+        up: &["ALTER TABLE wide ADD COLUMN note TEXT"],
+        down_sql: &["ALTER TABLE wide DROP COLUMN note"],
+    },
+];
+
+/// A revision after f6 whose second statement fails, for runs that stop half-way.
+const BROKEN: &[Rev] = &[Rev {
+    id: "g7",
+    message: "broken",
+    down: &["f6"],
+    labels: &[],
+    depends_on: &[],
+    up: &[
+        "CREATE TABLE g7_table (id INTEGER PRIMARY KEY)",
+        "INSERT INTO no_such_table (id) VALUES (1)",
+    ],
+    down_sql: &["DROP TABLE g7_table"],
+}];
+
 fn upgrade_statements(rev: &Rev) -> Vec<String> {
     let mut sql: Vec<String> = rev.up.iter().map(|s| s.to_string()).collect();
     sql.push(format!(
@@ -230,7 +267,8 @@ fn sql_script(rev: &Rev) -> String {
 }
 
 /// env.py for SQLite online runs; without fileConfig(), so Alembic prints no log lines and its
-/// stdout holds only what the command reports.
+/// stdout holds only what the command reports. It takes `version_table` and
+/// `transaction_per_migration` from alembic.ini, as alembic.toml gives them to us.
 const ENV_PY: &str = "\
 from alembic import context
 from sqlalchemy import engine_from_config, pool
@@ -243,7 +281,14 @@ connectable = engine_from_config(
     poolclass=pool.NullPool,
 )
 with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        version_table=config.get_main_option(\"version_table\", \"alembic_version\"),
+        transaction_per_migration=config.get_main_option(
+            \"transaction_per_migration\", \"false\"
+        ) == \"true\",
+    )
     with context.begin_transaction():
         context.run_migrations()
 ";
@@ -386,6 +431,15 @@ fn run(mut cmd: Command, what: String) -> Out {
 struct Project {
     dir: TempDir,
     revs: Vec<&'static Rev>,
+    version_table: String,
+}
+
+/// Settings both tools' configurations get, each in its own syntax.
+#[derive(Clone, Copy, Default)]
+struct Settings {
+    /// None: the default, `alembic_version`.
+    version_table: Option<&'static str>,
+    transaction_per_migration: bool,
 }
 
 /// Rows of the audit table, `(revision, operation)` in insertion order.
@@ -393,6 +447,10 @@ type HistoryRows = Vec<(String, String)>;
 
 impl Project {
     fn new(lineages: &[&'static [Rev]]) -> Project {
+        Project::with(lineages, Settings::default())
+    }
+
+    fn with(lineages: &[&'static [Rev]], settings: Settings) -> Project {
         // INTEROP_KEEP=1 keeps the projects to rerun either tool in them by hand.
         let keep = env_flag("INTEROP_KEEP");
         let dir = tempfile::Builder::new()
@@ -406,8 +464,18 @@ impl Project {
         let revs: Vec<&'static Rev> = lineages.iter().flat_map(|l| l.iter()).collect();
         let versions = dir.path().join("migrations").join("versions");
         fs::create_dir_all(&versions).expect("create migrations/versions");
-        fs::write(dir.path().join("alembic.ini"), ALEMBIC_INI).expect("write alembic.ini");
-        fs::write(dir.path().join("alembic.toml"), ALEMBIC_TOML).expect("write alembic.toml");
+        let mut ini = ALEMBIC_INI.to_string();
+        let mut toml = ALEMBIC_TOML.to_string();
+        if let Some(table) = settings.version_table {
+            ini.push_str(&format!("version_table = {table}\n"));
+            toml.push_str(&format!("version_table = \"{table}\"\n"));
+        }
+        if settings.transaction_per_migration {
+            ini.push_str("transaction_per_migration = true\n");
+            toml.push_str("transaction_per_migration = true\n");
+        }
+        fs::write(dir.path().join("alembic.ini"), ini).expect("write alembic.ini");
+        fs::write(dir.path().join("alembic.toml"), toml).expect("write alembic.toml");
         fs::write(dir.path().join("migrations").join("env.py"), ENV_PY).expect("write env.py");
         for rev in &revs {
             fs::write(
@@ -418,7 +486,14 @@ impl Project {
             fs::write(versions.join(format!("{}.sql", rev.id)), sql_script(rev))
                 .expect("write .sql script");
         }
-        let project = Project { dir, revs };
+        let project = Project {
+            dir,
+            revs,
+            version_table: settings
+                .version_table
+                .unwrap_or("alembic_version")
+                .to_string(),
+        };
         let conn = Connection::open(project.db()).expect("create app.db");
         conn.execute_batch(
             "CREATE TABLE ran_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
@@ -469,6 +544,11 @@ impl Project {
         run(cmd, format!("cargo alembic {}", args.join(" ")))
     }
 
+    /// Our audit table: the version table's name with `_history` appended.
+    fn history_table(&self) -> String {
+        format!("{}_history", self.version_table)
+    }
+
     fn conn(&self) -> Connection {
         Connection::open_with_flags(self.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open app.db")
@@ -487,12 +567,12 @@ impl Project {
 
     /// The alembic_version rows, sorted; None when the table does not exist.
     fn version_rows(&self) -> Option<Vec<String>> {
-        if !self.has_table("alembic_version") {
+        if !self.has_table(&self.version_table) {
             return None;
         }
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT version_num FROM alembic_version")
+            .prepare(&format!("SELECT version_num FROM {}", self.version_table))
             .expect("prepare");
         let mut rows: Vec<String> = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -519,18 +599,21 @@ impl Project {
 
     /// The audit table's rows; None when it does not exist (a database only Python touched).
     fn history(&self) -> Option<HistoryRows> {
-        if !self.has_table("alembic_version_history") {
+        let table = self.history_table();
+        if !self.has_table(&table) {
             return None;
         }
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT revision, operation FROM alembic_version_history ORDER BY id")
+            .prepare(&format!(
+                "SELECT revision, operation FROM {table} ORDER BY id"
+            ))
             .expect("prepare");
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .expect("query alembic_version_history")
+            .expect("query the history table")
             .collect::<Result<_, _>>()
-            .expect("read alembic_version_history");
+            .expect("read the history table");
         Some(rows)
     }
 
@@ -541,12 +624,12 @@ impl Project {
         let mut stmt = conn
             .prepare(
                 "SELECT type, name, coalesce(sql, '') FROM sqlite_master \
-                 WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT IN \
-                 ('ran_log', 'alembic_version', 'alembic_version_history') ORDER BY type, name",
+                 WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT IN ('ran_log', ?1, ?2) \
+                 ORDER BY type, name",
             )
             .expect("prepare");
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([&self.version_table, &self.history_table()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -1298,55 +1381,78 @@ fn table_shape(project: &Project, table: &str) -> (Vec<String>, Vec<String>) {
     (columns, indexes)
 }
 
-#[test]
-fn version_table_ddl_is_python_alembics() {
-    if !alembic_available("version_table_ddl_is_python_alembics") {
-        return;
-    }
+/// The version table either tool makes, first by `upgrade`, then by `stamp`, is the same.
+fn check_version_table_ddl(settings: Settings) {
+    let table = settings.version_table.unwrap_or("alembic_version");
     for (how, args) in [
         ("upgrade", &["upgrade", "a1"][..]),
         ("stamp", &["stamp", "b2"][..]),
     ] {
-        let theirs = Project::new(&[MAIN]);
-        let ours = Project::new(&[MAIN]);
+        let theirs = Project::with(&[MAIN], settings);
+        let ours = Project::with(&[MAIN], settings);
         theirs.py(args).ok();
         ours.ours(args).ok();
         let python_sql = theirs
-            .table_sql("alembic_version")
-            .expect("Python Alembic made alembic_version");
+            .table_sql(table)
+            .unwrap_or_else(|| panic!("Python Alembic {how} made no {table}"));
         let our_sql = ours
-            .table_sql("alembic_version")
-            .unwrap_or_else(|| panic!("cargo alembic {how} made no alembic_version"));
+            .table_sql(table)
+            .unwrap_or_else(|| panic!("cargo alembic {how} made no {table}"));
         assert_eq!(
             normalise_sql(&our_sql),
             normalise_sql(&python_sql),
-            "alembic_version made by `{how}` differs from Python Alembic's\n\
+            "{table} made by `{how}` differs from Python Alembic's\n\
              --- ours:\n{our_sql}\n--- Python Alembic:\n{python_sql}"
         );
         // The facts the SPEC names, spelled out so a failure says which one broke.
         let ours_norm = normalise_sql(&our_sql);
         for fact in [
-            "version_num VARCHAR(32) NOT NULL",
-            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)",
+            "version_num VARCHAR(32) NOT NULL".to_string(),
+            format!("CONSTRAINT {table}_pkc PRIMARY KEY (version_num)"),
         ] {
             assert!(
-                ours_norm.contains(fact),
-                "`{how}`: our alembic_version lacks `{fact}`: {our_sql}"
+                ours_norm.contains(&fact),
+                "`{how}`: our {table} lacks `{fact}`: {our_sql}"
             );
         }
         assert_eq!(
-            table_shape(&ours, "alembic_version"),
-            table_shape(&theirs, "alembic_version"),
-            "`{how}`: columns or key index of alembic_version differ from Python Alembic's"
+            table_shape(&ours, table),
+            table_shape(&theirs, table),
+            "`{how}`: columns or key index of {table} differ from Python Alembic's"
         );
         assert!(
             theirs.history().is_none(),
-            "Python Alembic made alembic_version_history?"
+            "Python Alembic made {}?",
+            theirs.history_table()
         );
         assert!(
             ours.history().is_some(),
-            "cargo alembic {how} made no alembic_version_history"
+            "cargo alembic {how} made no {}",
+            ours.history_table()
         );
+        if table != "alembic_version" {
+            assert!(
+                !ours.has_table("alembic_version") && !theirs.has_table("alembic_version"),
+                "a version_table of {table} still made alembic_version"
+            );
+        }
+    }
+}
+
+#[test]
+fn version_table_ddl_is_python_alembics() {
+    if alembic_available("version_table_ddl_is_python_alembics") {
+        check_version_table_ddl(Settings::default());
+    }
+}
+
+#[test]
+fn custom_version_table_ddl_is_python_alembics() {
+    if alembic_available("custom_version_table_ddl_is_python_alembics") {
+        check_version_table_ddl(Settings {
+            version_table: Some("app_versions"),
+            ..Settings::default()
+        });
     }
 }
 
@@ -1376,5 +1482,265 @@ fn scripts_of_both_tools_describe_one_graph() {
         branches.ids(),
         py_branches.ids(),
         "`cargo alembic branches` and Python `alembic branches` disagree"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A custom version table, ids 32 characters wide.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn custom_version_table_and_full_width_ids_cross_over() {
+    if !alembic_available("custom_version_table_and_full_width_ids_cross_over") {
+        return;
+    }
+    let what = "version_table = app_versions, 32-character ids";
+    for rev in WIDE {
+        assert_eq!(rev.id.len(), 32, "{} should use the full width", rev.id);
+    }
+    let settings = Settings {
+        version_table: Some("app_versions"),
+        ..Settings::default()
+    };
+    let ours = Project::with(&[MAIN, WIDE], settings);
+    let twin = Project::with(&[MAIN, WIDE], settings);
+    ours.py(&["upgrade", "wide@base"]).ok();
+    twin.py(&["upgrade", "wide@base"]).ok();
+    assert_tools_agree_on_current(&ours, &format!("{what} (python upgrade wide@base)"));
+    let n = ours.ran().len();
+    let before = applied_by_log(&ours.ran());
+    ours.ours(&["upgrade", "heads"]).ok();
+    twin.py(&["upgrade", "heads"]).ok();
+    assert_valid_order(&ours, &before, &rows_after(n, &ours.ran()), what);
+    assert_same_state(&ours, &twin, what);
+    let current = assert_python_reads_same(&ours, &twin, what);
+    assert_all_marked_head(&current, what);
+    assert!(
+        ours.version_rows()
+            .unwrap_or_default()
+            .contains(&"Wide_0123456789abcdefABCDEF_next".to_string()),
+        "{what}: {:?}",
+        ours.version_rows()
+    );
+    assert!(
+        !ours.has_table("alembic_version"),
+        "{what}: cargo alembic made alembic_version despite version_table"
+    );
+    ours.ours(&["downgrade", "base"]).ok();
+    assert_eq!(ours.version_rows(), Some(vec![]), "{what}: downgrade base");
+    assert!(
+        ours.py(&["current"]).ok().lines().is_empty(),
+        "{what}: Python reads something at base"
+    );
+    ours.py(&["upgrade", "heads"]).ok();
+    assert_same_state(
+        &ours,
+        &twin,
+        &format!("{what} (python upgrade heads after ours)"),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offline scripts (`--sql`) run by hand against the database.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs an offline script the way a DBA would feed it to the database.
+fn apply_script(project: &Project, sql: &str, what: &str) {
+    Connection::open(project.db())
+        .and_then(|c| c.execute_batch(sql))
+        .unwrap_or_else(|e| panic!("{what}: the offline script failed: {e}\n--- script:\n{sql}"));
+}
+
+#[test]
+fn offline_script_from_base_reads_as_current_to_python() {
+    if !alembic_available("offline_script_from_base_reads_as_current_to_python") {
+        return;
+    }
+    let what = "cargo alembic upgrade head --sql, run by hand";
+    let ours = Project::new(&[MAIN]);
+    let twin = Project::new(&[MAIN]);
+    let script = ours.ours(&["-q", "upgrade", "head", "--sql"]).ok().stdout;
+    apply_script(&ours, &script, what);
+    twin.py(&["upgrade", "head"]).ok();
+    assert_valid_order(&ours, &BTreeSet::new(), &ours.ran(), what);
+    assert_same_state(&ours, &twin, what);
+    let current = assert_python_reads_same(&ours, &twin, what);
+    assert_all_marked_head(&current, what);
+    assert_eq!(
+        normalise_sql(&ours.table_sql("alembic_version").unwrap_or_default()),
+        normalise_sql(&twin.table_sql("alembic_version").unwrap_or_default()),
+        "{what}: the offline script's version table differs from Python Alembic's"
+    );
+    let ran = ours.ran();
+    ours.py(&["upgrade", "head"]).ok();
+    assert_eq!(ours.ran(), ran, "{what}: Python upgrade head ran more");
+
+    let what = "cargo alembic downgrade f6:base --sql, run by hand";
+    let script = ours
+        .ours(&["-q", "downgrade", "f6:base", "--sql"])
+        .ok()
+        .stdout;
+    apply_script(&ours, &script, what);
+    let steps = rows_after(ran.len(), &ours.ran());
+    assert_valid_order(&ours, &applied_by_log(&ran), &steps, what);
+    assert_eq!(ours.version_rows(), Some(vec![]), "{what}");
+    assert!(ours.table_names().is_empty(), "{what}: {:?}", ours.schema());
+    assert!(
+        ours.py(&["current"]).ok().lines().is_empty(),
+        "{what}: Python reads something at base"
+    );
+}
+
+#[test]
+fn offline_range_continues_a_python_database() {
+    if !alembic_available("offline_range_continues_a_python_database") {
+        return;
+    }
+    let what = "python upgrade c3, then cargo alembic upgrade c3:head --sql run by hand";
+    let ours = Project::new(&[MAIN]);
+    let twin = Project::new(&[MAIN]);
+    ours.py(&["upgrade", "c3"]).ok();
+    twin.py(&["upgrade", "c3"]).ok();
+    let before = ours.ran();
+    let script = ours
+        .ours(&["-q", "upgrade", "c3:head", "--sql"])
+        .ok()
+        .stdout;
+    // A database only Python Alembic touched has no history table: the script must cope.
+    apply_script(&ours, &script, what);
+    twin.py(&["upgrade", "head"]).ok();
+    let steps = rows_after(before.len(), &ours.ran());
+    assert_valid_order(&ours, &applied_by_log(&before), &steps, what);
+    assert_same_state(&ours, &twin, what);
+    let current = assert_python_reads_same(&ours, &twin, what);
+    assert_all_marked_head(&current, what);
+    assert_eq!(
+        ours.history().map(|h| ids_of(&h)),
+        Some(ids_of(&steps)),
+        "{what}: the history table should hold exactly the script's upgrades"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A run that fails half-way leaves a database Python Alembic reads and continues.
+// ---------------------------------------------------------------------------------------------
+
+fn failed_run_hands_over(transaction_per_migration: bool) {
+    let what = format!(
+        "python upgrade c3, cargo upgrade head fails at g7 (transaction_per_migration = \
+         {transaction_per_migration})"
+    );
+    let settings = Settings {
+        transaction_per_migration,
+        ..Settings::default()
+    };
+    let ours = Project::with(&[MAIN, BROKEN], settings);
+    ours.py(&["upgrade", "c3"]).ok();
+    let before = ours.ran();
+    let failed = ours.ours(&["upgrade", "head"]);
+    assert_eq!(
+        failed.code,
+        Some(1),
+        "{what}: should fail\n{}\n{}",
+        failed.stdout,
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("g7"),
+        "{what}: the error should name g7: {}",
+        failed.stderr
+    );
+    // One transaction for the run rolls everything back; one per migration keeps d4, e5, f6.
+    let expected = if transaction_per_migration {
+        "f6"
+    } else {
+        "c3"
+    };
+    let twin = Project::with(&[MAIN, BROKEN], settings);
+    twin.py(&["upgrade", expected]).ok();
+    assert_same_state(&ours, &twin, &what);
+    assert_eq!(
+        ours.version_rows(),
+        Some(vec![expected.to_string()]),
+        "{what}"
+    );
+    assert!(
+        !ours.table_names().contains("g7_table"),
+        "{what}: g7's first statement was not rolled back"
+    );
+    assert_python_reads_same(&ours, &twin, &what);
+    assert_tools_agree_on_current(&ours, &what);
+    let steps = rows_after(before.len(), &ours.ran());
+    assert_eq!(
+        ours.history().map(|h| ids_of(&h)).unwrap_or_default(),
+        ids_of(&steps),
+        "{what}: the history table should hold exactly what stayed applied"
+    );
+
+    // The author removes the broken revision; Python Alembic finishes the job.
+    for ext in ["py", "sql"] {
+        fs::remove_file(ours.root().join(format!("migrations/versions/g7.{ext}")))
+            .expect("remove g7");
+    }
+    ours.py(&["upgrade", "head"]).ok();
+    assert_eq!(ours.version_rows(), Some(vec!["f6".to_string()]), "{what}");
+    assert_eq!(
+        ids_of(&rows_after(before.len(), &ours.ran())),
+        ["d4", "e5", "f6"].iter().map(|s| s.to_string()).collect(),
+        "{what}: Python ran the rest exactly once"
+    );
+}
+
+#[test]
+fn failed_run_in_one_transaction_hands_over_to_python() {
+    if alembic_available("failed_run_in_one_transaction_hands_over_to_python") {
+        failed_run_hands_over(false);
+    }
+}
+
+#[test]
+fn failed_run_per_migration_hands_over_to_python() {
+    if alembic_available("failed_run_per_migration_hands_over_to_python") {
+        failed_run_hands_over(true);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An empty version table left by Python's downgrade to base.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn python_downgrade_base_then_cargo_upgrades() {
+    if !alembic_available("python_downgrade_base_then_cargo_upgrades") {
+        return;
+    }
+    let what = "python upgrade head + downgrade base, cargo alembic upgrade head";
+    let ours = Project::new(&[MAIN]);
+    let twin = Project::new(&[MAIN]);
+    for p in [&ours, &twin] {
+        p.py(&["upgrade", "head"]).ok();
+        p.py(&["downgrade", "base"]).ok();
+    }
+    assert_eq!(
+        ours.version_rows(),
+        Some(vec![]),
+        "{what}: Python leaves an empty table"
+    );
+    assert!(
+        ours.ours(&["current"]).ok().lines().is_empty(),
+        "{what}: cargo alembic current at base should print nothing"
+    );
+    let n = ours.ran().len();
+    ours.ours(&["upgrade", "head"]).ok();
+    twin.py(&["upgrade", "head"]).ok();
+    let steps = rows_after(n, &ours.ran());
+    assert_valid_order(&ours, &BTreeSet::new(), &steps, what);
+    assert_same_state(&ours, &twin, what);
+    let current = assert_python_reads_same(&ours, &twin, what);
+    assert_all_marked_head(&current, what);
+    assert_eq!(
+        ours.history().map(|h| ids_of(&h)),
+        Some(ids_of(&steps)),
+        "{what}: history"
     );
 }
