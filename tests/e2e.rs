@@ -1609,3 +1609,203 @@ fn offline_sql_applied_by_hand_reaches_the_same_state_as_online() {
         "--sql never created the configured database"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// the same scenario on the real servers (SPEC section 8)
+
+/// A throw-away database on a PostgreSQL or MySQL server, created and dropped with the server's
+/// own command-line client so the test shares no code with the product.
+struct ServerDb {
+    client: &'static str,
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ServerDb {
+    /// None (the test is skipped, loudly) when `env_var` is unset, unless CI requires every
+    /// backend (ALEMBIC_TEST_REQUIRE_ALL=1), as the project's other server tests do.
+    fn create(env_var: &str, client: &'static str) -> Option<ServerDb> {
+        let Ok(admin_url) = std::env::var(env_var) else {
+            assert!(
+                std::env::var("ALEMBIC_TEST_REQUIRE_ALL").map_or(true, |v| v != "1"),
+                "ALEMBIC_TEST_REQUIRE_ALL=1 but {env_var} is not set"
+            );
+            eprintln!("skipped: {env_var} is not set");
+            return None;
+        };
+        let name = format!(
+            "e2e_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() % 1_000_000_000)
+                .unwrap_or_default()
+        );
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .expect("server URL ends in /database");
+        let db = ServerDb {
+            client,
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        };
+        db.sql(&db.admin_url, &format!("CREATE DATABASE {}", db.name));
+        Some(db)
+    }
+
+    /// Runs one statement with the server's client; returns its rows as tab-separated lines.
+    fn sql(&self, url: &str, statement: &str) -> Vec<String> {
+        let out = if self.client == "psql" {
+            std::process::Command::new("psql")
+                .args([
+                    url,
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    statement,
+                ])
+                .output()
+        } else {
+            // mysql://user@host:port/db -> mysql -h host -P port -u user db
+            let rest = url.trim_start_matches("mysql://");
+            let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
+            let (hostport, dbname) = rest.split_once('/').unwrap_or((rest, ""));
+            let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
+            std::process::Command::new("mysql")
+                .args([
+                    "-h", host, "-P", port, "-u", user, "-N", "-B", dbname, "-e", statement,
+                ])
+                .output()
+        }
+        .unwrap_or_else(|e| panic!("{} client: {e}", self.client));
+        assert!(
+            out.status.success(),
+            "{} `{statement}` failed: {}",
+            self.client,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    fn rows(&self) -> Vec<String> {
+        let mut rows = self.sql(&self.url, "SELECT version_num FROM alembic_version");
+        rows.sort();
+        rows
+    }
+
+    fn has_table(&self, table: &str) -> bool {
+        let q = if self.client == "psql" {
+            format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'")
+        } else {
+            format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'", self.name)
+        };
+        self.sql(&self.url, &q).first().map(String::as_str) == Some("1")
+    }
+}
+
+impl Drop for ServerDb {
+    fn drop(&mut self) {
+        // best effort: a failed drop must not hide the test's own failure
+        let stmt = if self.client == "psql" {
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+        } else {
+            format!("DROP DATABASE IF EXISTS {}", self.name)
+        };
+        let url = self.admin_url.clone();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sql(&url, &stmt)));
+    }
+}
+
+fn server_walkthrough(db: &ServerDb, transactional_ddl: bool) {
+    let p = linear_project();
+    let url = db.url.as_str();
+    p.ok(&["--url", url, "upgrade", "head"]);
+    assert_eq!(db.rows(), strings(&["c3"]));
+    assert!(db.has_table("t_c"));
+    let cur = p.ok(&["--url", url, "current"]);
+    assert_line(&cur, "c3 (head)", "current on a server");
+    p.ok(&["--url", url, "downgrade", "-1"]);
+    assert_eq!(db.rows(), strings(&["b2"]));
+    assert!(!db.has_table("t_c"));
+    p.run(&["--url", url, "check"])
+        .expect_code(1, "check behind on a server");
+
+    // a revision that fails after c3 in the same run
+    p.revision(
+        "d4",
+        "c3",
+        "CREATE TABLE t_d (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+        Some("DROP TABLE t_d;"),
+    );
+    let r = p.run(&["--url", url, "upgrade", "head"]);
+    r.expect_clean_failure("failing revision on a server");
+    r.stderr_has("d4", "failing revision on a server")
+        .stderr_has("d4_rev.sql", "failing revision on a server");
+    if transactional_ddl {
+        assert_eq!(
+            db.rows(),
+            strings(&["b2"]),
+            "PostgreSQL rolls the whole run back"
+        );
+        assert!(!db.has_table("t_c") && !db.has_table("t_d"));
+    } else {
+        assert_eq!(
+            db.rows(),
+            strings(&["c3"]),
+            "MySQL: the version row moves after each revision; d4 is never claimed"
+        );
+        let msg = r.stderr.to_lowercase();
+        assert!(
+            msg.contains("half") || msg.contains("partial"),
+            "MySQL: the failure says d4 may be half-applied (SPEC section 8):\n{}",
+            r.stderr
+        );
+    }
+    // without the broken revision, all the way down from wherever the failure left it
+    fs::remove_file(p.versions().join("d4_rev.sql")).expect("remove d4");
+    p.ok(&["--url", url, "downgrade", "base"]);
+    assert_eq!(db.rows(), Vec::<String>::new());
+    assert!(!db.has_table("t_a"));
+
+    // a reachable server refusing an unknown user: the error shows the URL with the password
+    // masked
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_start = url.find('@').map(|i| i + 1).unwrap_or(scheme_end);
+    let bad = format!(
+        "{}nobody_e2e:s3cr3tpw@{}",
+        &url[..scheme_end],
+        &url[host_start..]
+    );
+    let r = p.run(&["--url", &bad, "current"]);
+    r.expect_clean_failure("a refused login");
+    assert!(
+        !r.all().contains("s3cr3tpw"),
+        "password printed:\n{}",
+        r.all()
+    );
+    r.stderr_has("nobody_e2e", "a refused login names the user");
+}
+
+#[test]
+fn walkthrough_on_postgresql() {
+    if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
+        server_walkthrough(&db, true);
+    }
+}
+
+#[test]
+fn walkthrough_on_mysql() {
+    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql") {
+        server_walkthrough(&db, false);
+    }
+}
