@@ -428,17 +428,17 @@ impl<'m> Resolver<'m> {
         if shares.is_empty() {
             return Ok(targets.to_vec());
         }
-        Ok(targets
-            .iter()
-            .copied()
-            .filter(|&t| self.shares_any(t, &shares, deps))
-            .collect())
-    }
-
-    fn shares_any(&self, t: usize, shares: &[usize], deps: bool) -> bool {
-        let up = self.map.ancestor_set(&[t], deps);
-        let down = self.map.descendant_set(&[t], deps);
-        shares.iter().any(|&s| up[s] || down[s])
+        // `t` is on the line of `s` exactly when `t` is an ancestor or a descendant of `s`, so
+        // one pair of walks per share answers for every target.
+        let mut line = vec![false; self.map.len()];
+        for &s in &shares {
+            let up = self.map.descendant_set(&[s], deps);
+            let down = self.map.ancestor_set(&[s], deps);
+            for (i, l) in line.iter_mut().enumerate() {
+                *l = *l || up[i] || down[i];
+            }
+        }
+        Ok(targets.iter().copied().filter(|&t| line[t]).collect())
     }
 
     /// Walks `steps` up (positive) or down (negative) from `start`. Too far gives `Nothing` when
