@@ -13,10 +13,10 @@
 //! Where Alembic 1.20.1 crashes (an `AssertionError`, `KeyError` or `IndexError` instead of a
 //! message), this crate returns a typed error:
 //!
-//! - `upgrade ID-N` / `upgrade ID+N` that walks off the graph or down to the base:
-//!   [`ResolveError::BaseNotAllowed`].
-//! - `downgrade LABEL@-N` while several current heads are on that branch:
-//!   [`ResolveError::AmbiguousBranchHeads`].
+//! - `upgrade ID-N` / `upgrade ID+N` that walks off the graph
+//!   ([`ResolveError::WalkedTooFar`]) or down to the base ([`ResolveError::BaseNotAllowed`]).
+//! - `downgrade LABEL@-N` while several current heads are on that branch
+//!   ([`ResolveError::AmbiguousBranchHeads`]) or none is ([`ResolveError::NoCurrentOnBranch`]).
 //! - A step whose row change Alembic cannot make: [`PlanError::VersionConflict`], before
 //!   anything runs. Seen with a merge whose parents (`Revises` plus `Depends On`) include an
 //!   ancestor of another parent (upgrading it fails with `KeyError` in Alembic), overlapping
@@ -472,6 +472,17 @@ fn upgrade_changes(rows: &mut Rows<'_>, rev: usize) -> Result<Vec<VersionChange>
     if downs.len() > 1 && present.len() > 1 {
         let below = rows.below_others(&downs)?.clone();
         let from: Vec<usize> = downs.iter().copied().filter(|&d| !below[d]).collect();
+        // Every parent left must be a row; one that is not lies below another parent of this
+        // merge, and Alembic fails on it too (KeyError).
+        if let Some(&stray) = from.iter().find(|&&d| !rows.contains(d)) {
+            let detail = format!(
+                "it merges {}, which is not a current row because it lies below another of \
+                 its parents; remove {} from its Revises/Depends On",
+                map.id(stray),
+                map.id(stray)
+            );
+            return Err(rows.conflict(&format!("upgrade {id}"), &detail));
+        }
         let Some((&last, rest)) = from.split_last() else {
             return Err(rows.conflict(
                 &format!("upgrade {id}"),

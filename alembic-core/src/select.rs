@@ -37,13 +37,19 @@ pub(crate) struct Selection {
     pub(crate) heads: Vec<usize>,
 }
 
+/// The revisions among `positions`; the base, or a walk that went too far, is an error here
+/// (Alembic fails on an assertion).
 fn only_revisions(positions: Vec<Pos>, target: &str) -> Result<Vec<usize>, ResolveError> {
     positions
         .into_iter()
-        .map(|p| {
-            p.rev().ok_or_else(|| ResolveError::BaseNotAllowed {
+        .map(|p| match p {
+            Pos::Rev(i) => Ok(i),
+            Pos::Base => Err(ResolveError::BaseNotAllowed {
                 target: target.to_string(),
-            })
+            }),
+            Pos::Nothing => Err(ResolveError::WalkedTooFar {
+                target: target.to_string(),
+            }),
         })
         .collect()
 }

@@ -52,6 +52,9 @@ pub enum ResolveError {
     /// `LABEL@-N` while several current heads are on that branch.
     #[error("Ambiguous downgrade of branch '{label}' from several current revisions ({})", current.join(", "))]
     AmbiguousBranchHeads { label: String, current: Vec<String> },
+    /// `LABEL@-N` while no current revision is on that branch (Alembic fails on an assertion).
+    #[error("No current revision is on branch '{label}' (current: {})", current.join(", "))]
+    NoCurrentOnBranch { label: String, current: Vec<String> },
     /// Two of the requested revisions are on one line (one is an ancestor of the other).
     #[error("Requested revision {revision} overlaps with other requested revisions {}", others.join(", "))]
     Overlap {
@@ -633,6 +636,12 @@ impl<'m> Resolver<'m> {
                     }
                     match on_branch.as_slice() {
                         [one] => self.map.id(*one).to_string(),
+                        [] => {
+                            return Err(ResolveError::NoCurrentOnBranch {
+                                label: l.to_string(),
+                                current: current.iter().map(|c| c.to_string()).collect(),
+                            })
+                        }
                         _ => {
                             return Err(ResolveError::AmbiguousBranchHeads {
                                 label: l.to_string(),
