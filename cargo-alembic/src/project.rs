@@ -64,6 +64,10 @@ impl Project {
         options.version_table_schema = self.config.version_table_schema.clone();
         options.transaction_per_migration = self.config.transaction_per_migration;
         options.tool = concat!("cargo-alembic ", env!("CARGO_PKG_VERSION")).to_string();
+        // SPEC section 7: an applied script that was edited is an error naming it, before
+        // anything runs; otherwise the next run would record checksums over the edit and hide
+        // it. `stamp` never verifies, so it stays the way out.
+        options.verify_checksums = true;
         options
     }
 

@@ -39,7 +39,17 @@ fn backup_sqlite(path: &Path, stamp: &str, printer: &Printer) -> CliResult {
         ));
         return Ok(());
     }
-    let dest = backup_path(path, stamp);
+    // Scripted runs can follow each other within a second: each gets its own file.
+    let dest = (1..100)
+        .map(|n| {
+            if n == 1 {
+                backup_path(path, stamp)
+            } else {
+                backup_path(path, &format!("{stamp}-{n}"))
+            }
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| backup_path(path, stamp));
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| {
@@ -155,7 +165,8 @@ mod tests {
         let copy = rusqlite::Connection::open(dir.path().join("app.db.S.backup")).unwrap();
         let x: i64 = copy.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(x, 42);
-        // A second backup with the same stamp refuses to overwrite.
-        assert!(backup_sqlite(&db, "S", &Printer { quiet: true }).is_err());
+        // A second backup with the same stamp gets its own file; none is overwritten.
+        backup_sqlite(&db, "S", &Printer { quiet: true }).unwrap();
+        assert!(dir.path().join("app.db.S-2.backup").is_file());
     }
 }
