@@ -282,55 +282,40 @@ impl RevisionMap {
     /// on a plain ancestor is kept, as Alembic keeps it.
     fn normalize_dependencies(&mut self) {
         let n = self.nodes.len();
-        // Who declares each revision as a dependency: a dependency `d` of `i` is implied when
-        // another revision declaring `d` lies below `i`. Usually nobody else declares `d`, and
-        // the walk below is skipped.
-        let mut declared_by: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for i in 0..n {
-            for &d in &self.nodes[i].deps {
-                declared_by[d].push(i);
-            }
-        }
-        let mut mark = Marks::new(n);
-        for i in 0..n {
-            let deps = self.nodes[i].deps.clone();
-            let mut norm_down = self.nodes[i].down.clone();
-            if deps.is_empty() {
-                self.nodes[i].norm_down = norm_down;
-                continue;
-            }
-            let mut candidates: Vec<usize> = deps
-                .iter()
-                .flat_map(|&d| declared_by[d].iter().copied())
-                .filter(|&a| a != i)
-                .collect();
-            candidates.sort_unstable();
-            candidates.dedup();
-            let mut inherited: Vec<usize> = Vec::new();
-            if !candidates.is_empty() {
-                // Walk down through `Revises` until every candidate has been met or the graph
-                // ends.
-                mark.clear();
-                let mut left = candidates.len();
-                let mut stack: Vec<usize> = self.nodes[i].down.clone();
-                while let Some(a) = stack.pop() {
-                    if !mark.set(a) {
-                        continue;
+        // Bitsets over the distinct dependency targets: what some revision below (through
+        // `Revises`) already depends on, computed parents first in one pass.
+        let mut targets: Vec<usize> = self
+            .nodes
+            .iter()
+            .flat_map(|nd| nd.deps.iter().copied())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let words = targets.len().div_ceil(64);
+        let bit = |d: usize| targets.binary_search(&d).ok();
+        let mut below = vec![0u64; n * words];
+        for i in self.parents_first() {
+            for p in self.nodes[i].down.clone() {
+                for w in 0..words {
+                    below[i * words + w] |= below[p * words + w];
+                }
+                for &d in &self.nodes[p].deps {
+                    if let Some(k) = bit(d) {
+                        below[i * words + k / 64] |= 1 << (k % 64);
                     }
-                    if candidates.binary_search(&a).is_ok() {
-                        inherited.extend(self.nodes[a].deps.iter().copied());
-                        left -= 1;
-                        if left == 0 {
-                            break;
-                        }
-                    }
-                    stack.extend(self.nodes[a].down.iter().copied());
                 }
             }
-            let norm: Vec<usize> = deps
-                .into_iter()
-                .filter(|d| !inherited.contains(d))
+        }
+        for i in 0..n {
+            let inherited =
+                |d: usize| bit(d).is_some_and(|k| below[i * words + k / 64] & (1 << (k % 64)) != 0);
+            let norm: Vec<usize> = self.nodes[i]
+                .deps
+                .iter()
+                .copied()
+                .filter(|&d| !inherited(d))
                 .collect();
+            let mut norm_down = self.nodes[i].down.clone();
             for &d in &norm {
                 if !norm_down.contains(&d) {
                     norm_down.push(d);
