@@ -232,6 +232,27 @@ proptest! {
     }
 
     #[test]
+    fn history_lists_each_revision_once_newest_first(revs in graph()) {
+        let map = RevisionMap::new(revs).expect("generated graphs are valid");
+        let listed: Vec<String> =
+            map.history(None, &[]).expect("full history").iter().map(|r| r.id.clone()).collect();
+        prop_assert_eq!(listed.len(), map.len());
+        let position = |id: &str| listed.iter().position(|x| x == id);
+        for r in map.iter() {
+            let here = position(&r.id);
+            prop_assert!(here.is_some(), "{} missing from history", r.id);
+            for below in map.ancestors(&r.id) {
+                prop_assert!(position(below) > here, "{} listed before {}", below, r.id);
+            }
+            // Every id resolves to itself.
+            prop_assert_eq!(
+                alembic_core::target::resolve(&map, &r.id, &[]),
+                Ok(vec![r.id.clone()])
+            );
+        }
+    }
+
+    #[test]
     fn random_walks_keep_rows_and_applied_revisions_in_step(
         revs in graph(),
         picks in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3), 1..8),
