@@ -38,6 +38,27 @@ GRAPHS = {
    ("r5ee", ["r2bb"], ["main"], ["feat"]),
    ("r6ff", ["r5ee"], [], []),
  ],
+ "label_walks": [
+   # a label on a plain line reaches the revisions below it ...
+   ("p0p0", [], [], []),
+   ("p1p1", ["p0p0"], ["plain"], []),
+   ("p2p2", ["p1p1"], [], []),
+   # ... but not when the line above it branches ...
+   ("q0q0", [], [], []),
+   ("q1q1", ["q0q0"], ["forked"], []),
+   ("q2q2", ["q1q1"], [], []),
+   ("q3q3", ["q1q1"], [], []),
+   # ... nor when something depends on a revision of the line ...
+   ("s0s0", [], [], []),
+   ("s1s1", ["s0s0"], ["leaned"], []),
+   ("s2s2", ["s1s1"], [], []),
+   ("s3s3", [], [], ["s1s1"]),
+   # ... nor below a merge point.
+   ("m0m0", [], [], []),
+   ("m1m1", [], [], []),
+   ("m2m2", ["m0m0", "m1m1"], ["merged"], []),
+   ("m3m3", ["m2m2"], [], []),
+ ],
  "three_way_merge": [
    ("base0001", [], [], []),
    ("left0002", ["base0001"], [], []),
