@@ -171,6 +171,18 @@ const BROKEN: &[Rev] = &[Rev {
     down_sql: &["DROP TABLE g7_table"],
 }];
 
+/// A revision after f6 that exists only as a Python migration: a database Python Alembic
+/// upgraded past what the `.sql` scripts know.
+const PYTHON_ONLY: Rev = Rev {
+    id: "h8",
+    message: "python only",
+    down: &["f6"],
+    labels: &[],
+    depends_on: &[],
+    up: &["CREATE TABLE h8_table (id INTEGER PRIMARY KEY)"],
+    down_sql: &["DROP TABLE h8_table"],
+};
+
 fn upgrade_statements(rev: &Rev) -> Vec<String> {
     let mut sql: Vec<String> = rev.up.iter().map(|s| s.to_string()).collect();
     sql.push(format!(
@@ -1743,4 +1755,167 @@ fn python_downgrade_base_then_cargo_upgrades() {
         Some(ids_of(&steps)),
         "{what}: history"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A database ahead of the .sql scripts.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn database_at_a_python_only_revision_is_refused_untouched() {
+    if !alembic_available("database_at_a_python_only_revision_is_refused_untouched") {
+        return;
+    }
+    let what = "Python upgraded to h8, which has no .sql script";
+    let ours = Project::new(&[MAIN]);
+    fs::write(
+        ours.root().join("migrations/versions/h8.py"),
+        python_migration(&PYTHON_ONLY),
+    )
+    .expect("write h8.py");
+    ours.py(&["upgrade", "head"]).ok();
+    assert_eq!(ours.version_rows(), Some(vec!["h8".to_string()]), "{what}");
+    let ran = ours.ran();
+    let schema = ours.schema();
+    for args in [
+        &["upgrade", "head"][..],
+        &["downgrade", "-1"][..],
+        &["downgrade", "base"][..],
+        &["stamp", "head"][..],
+        &["check"][..],
+    ] {
+        let out = ours.ours(args);
+        assert_eq!(
+            out.code,
+            Some(1),
+            "{what}: `{}` should fail\n{}\n{}",
+            out.what,
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("h8"),
+            "{what}: `{}` should name h8: {}",
+            out.what,
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{what}: `{}` panicked: {}",
+            out.what,
+            out.stderr
+        );
+        assert_eq!(ours.ran(), ran, "{what}: `{}` ran SQL", out.what);
+        assert_eq!(
+            ours.schema(),
+            schema,
+            "{what}: `{}` changed the schema",
+            out.what
+        );
+        assert_eq!(
+            ours.version_rows(),
+            Some(vec!["h8".to_string()]),
+            "{what}: `{}` moved the version row",
+            out.what
+        );
+        assert!(
+            ours.history().is_none(),
+            "{what}: `{}` left a history table behind although it refused",
+            out.what
+        );
+    }
+    // Alembic's way out, spelled the same in both tools.
+    ours.ours(&["stamp", "--purge", "f6"]).ok();
+    assert_eq!(ours.version_rows(), Some(vec!["f6".to_string()]), "{what}");
+    let current = ours.py(&["current"]).ok();
+    assert_eq!(
+        current.ids(),
+        vec!["f6".to_string()],
+        "{what}: {}",
+        current.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools take turns on one database, with relative and label targets.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tool {
+    Python,
+    Cargo,
+}
+
+/// Each step runs on a shared database with the tool named, and with Python Alembic on a twin;
+/// after each, the two databases must agree. Steps are ones Python Alembic accepts (relative
+/// walks through a merge are "Ambiguous walk" to it), so the test is about the hand-overs.
+const TURNS: &[(Tool, &[&str])] = &[
+    (Tool::Python, &["upgrade", "a1"]),
+    (Tool::Cargo, &["upgrade", "a1+1"]),
+    (Tool::Python, &["upgrade", "c3"]),
+    (Tool::Cargo, &["upgrade", "stats@+1"]),
+    (Tool::Python, &["upgrade", "stats@head"]),
+    (Tool::Cargo, &["upgrade", "heads"]),
+    (Tool::Python, &["downgrade", "stats@base"]),
+    (Tool::Cargo, &["downgrade", "e5"]),
+    (Tool::Python, &["upgrade", "posts@head"]),
+    (Tool::Cargo, &["downgrade", "-1"]),
+    (Tool::Python, &["downgrade", "c3"]),
+    (Tool::Cargo, &["upgrade", "e5"]),
+    (Tool::Python, &["upgrade", "+1"]),
+    (Tool::Cargo, &["downgrade", "b2"]),
+    (Tool::Python, &["upgrade", "d4"]),
+    (Tool::Cargo, &["upgrade", "heads"]),
+    (Tool::Python, &["stamp", "--purge", "e5"]),
+    (Tool::Cargo, &["stamp", "heads"]),
+    (Tool::Python, &["downgrade", "base"]),
+    (Tool::Cargo, &["upgrade", "heads"]),
+    (Tool::Python, &["downgrade", "base"]),
+];
+
+fn take_turns(swap: bool) {
+    let ours = Project::new(&[MAIN, STATS]);
+    let twin = Project::new(&[MAIN, STATS]);
+    for (i, (tool, args)) in TURNS.iter().enumerate() {
+        let tool = match (tool, swap) {
+            (Tool::Python, true) => Tool::Cargo,
+            (Tool::Cargo, true) => Tool::Python,
+            (t, false) => *t,
+        };
+        let what = format!("step {i}: {tool:?} {}", args.join(" "));
+        twin.py(args).ok();
+        let before = ours.ran();
+        match tool {
+            Tool::Python => ours.py(args).ok(),
+            Tool::Cargo => ours.ours(args).ok(),
+        };
+        assert_valid_order(
+            &ours,
+            &applied_by_log(&before),
+            &rows_after(before.len(), &ours.ran()),
+            &what,
+        );
+        assert_same_state(&ours, &twin, &what);
+        // One Python `current` on the shared database serves both comparisons.
+        let read = assert_python_reads_same(&ours, &twin, &what);
+        assert_eq!(
+            ours.ours(&["current"]).ok().lines(),
+            read.lines(),
+            "{what}: `cargo alembic current` and Python `alembic current` differ"
+        );
+    }
+}
+
+#[test]
+fn tools_take_turns_with_relative_and_label_targets() {
+    if alembic_available("tools_take_turns_with_relative_and_label_targets") {
+        take_turns(false);
+    }
+}
+
+#[test]
+fn tools_take_the_other_turns() {
+    if alembic_available("tools_take_the_other_turns") {
+        take_turns(true);
+    }
 }
