@@ -109,6 +109,9 @@ pub struct RevisionMap {
     label_words: usize,
     /// Declared and inherited labels of each revision, `label_words` words per revision.
     label_bits: Vec<u64>,
+    /// Position of each revision in an order where every revision comes after what it needs
+    /// (through `Revises` and `Depends On`): an ancestor always has a smaller position.
+    position: Vec<usize>,
 }
 
 impl RevisionMap {
@@ -271,9 +274,11 @@ impl RevisionMap {
             label_names: Vec::new(),
             label_words: 0,
             label_bits: Vec::new(),
+            position: Vec::new(),
         };
         map.normalize_dependencies();
         map.inherit_labels();
+        map.position = map.positions();
         Ok(map)
     }
 
@@ -398,6 +403,32 @@ impl RevisionMap {
         self.label_names = names;
         self.label_words = words;
         self.label_bits = bits;
+    }
+
+    /// Positions in an order where each revision comes after all it needs.
+    fn positions(&self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut pending: Vec<usize> = self.nodes.iter().map(|nd| nd.norm_down.len()).collect();
+        let mut up: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, nd) in self.nodes.iter().enumerate() {
+            for &d in &nd.norm_down {
+                up[d].push(i);
+            }
+        }
+        let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+        let mut position = vec![0; n];
+        let mut next = 0;
+        while let Some(i) = ready.pop() {
+            position[i] = next;
+            next += 1;
+            for &c in &up[i] {
+                pending[c] -= 1;
+                if pending[c] == 0 {
+                    ready.push(c);
+                }
+            }
+        }
+        position
     }
 
     /// Revisions ordered so that each comes after its `Revises`.
@@ -603,6 +634,11 @@ impl RevisionMap {
 
     pub(crate) fn node(&self, i: usize) -> &Node {
         &self.nodes[i]
+    }
+
+    /// See the `position` field: `a` can only be an ancestor of `b` if it is smaller.
+    pub(crate) fn position(&self, i: usize) -> usize {
+        self.position[i]
     }
 
     pub(crate) fn head_indices(&self) -> &[usize] {

@@ -274,15 +274,17 @@ pub(crate) fn topological_sort(
     let mut heads: Vec<usize> = sel.heads.iter().copied().filter(|&h| todo[h]).collect();
     heads.sort_unstable();
     heads.dedup();
-    let mut ancestors: Vec<Vec<bool>> = heads
-        .iter()
-        .map(|&h| map.ancestor_set(&[h], true))
-        .collect();
+    // What lies below each line's current head, computed only when a quick bounded search
+    // cannot answer (see `Below`).
+    let mut below: Vec<Below> = heads.iter().map(|_| Below::Unknown).collect();
+    let mut scratch = Marks::new(map.len());
     let mut out = Vec::with_capacity(remaining);
     let mut idx = 0usize;
     while !heads.is_empty() {
         let candidate = heads[idx];
-        if let Some(j) = (0..heads.len()).find(|&j| j != idx && ancestors[j][candidate]) {
+        let needed_by = (0..heads.len())
+            .find(|&j| j != idx && below[j].contains(map, heads[j], candidate, &mut scratch));
+        if let Some(j) = needed_by {
             // Another line still needs this revision: finish that line first.
             idx = j;
             continue;
@@ -301,17 +303,21 @@ pub(crate) fn topological_sort(
             .collect();
         if to_add.is_empty() {
             heads.remove(idx);
-            ancestors.remove(idx);
+            below.remove(idx);
             idx = idx.saturating_sub(1);
         } else if node.norm_deps.is_empty() && node.down.len() == 1 {
+            // Down a plain line: what is below the new head is what was below the old one,
+            // minus the old one.
             heads[idx] = to_add[0];
-            ancestors[idx][candidate] = false;
+            if let Below::Known(set) = &mut below[idx] {
+                set[candidate] = false;
+            }
         } else {
             heads[idx] = to_add[0];
-            ancestors[idx] = map.ancestor_set(&[to_add[0]], true);
+            below[idx] = Below::Unknown;
             for &extra in &to_add[1..] {
                 heads.push(extra);
-                ancestors.push(map.ancestor_set(&[extra], true));
+                below.push(Below::Unknown);
             }
         }
     }
@@ -319,6 +325,62 @@ pub(crate) fn topological_sort(
         return Err(Unsortable);
     }
     Ok(out)
+}
+
+/// Everything below one line's head (the head included), as Alembic keeps it, but computed
+/// lazily: most questions ("is this revision below that head?") are answered by a short search
+/// that never goes below the revision asked about. Only when that search grows does the whole
+/// set get computed and kept, so long lines with `Depends On` on every revision stay linear.
+enum Below {
+    Unknown,
+    Known(Vec<bool>),
+}
+
+/// Search steps before giving up on the bounded search and computing the whole set.
+const SEARCH_BUDGET: usize = 64;
+
+impl Below {
+    fn contains(
+        &mut self,
+        map: &RevisionMap,
+        head: usize,
+        rev: usize,
+        scratch: &mut Marks,
+    ) -> bool {
+        if let Below::Known(set) = self {
+            return set[rev];
+        }
+        if head == rev {
+            return true;
+        }
+        let floor = map.position(rev);
+        if map.position(head) < floor {
+            return false;
+        }
+        scratch.clear();
+        let mut stack = vec![head];
+        scratch.set(head);
+        let mut steps = 0usize;
+        while let Some(x) = stack.pop() {
+            steps += 1;
+            if steps > SEARCH_BUDGET {
+                let set = map.ancestor_set(&[head], true);
+                let found = set[rev];
+                *self = Below::Known(set);
+                return found;
+            }
+            for &d in &map.node(x).norm_down {
+                if d == rev {
+                    return true;
+                }
+                // An ancestor of `rev` cannot lead back up to it.
+                if map.position(d) > floor && scratch.set(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        false
+    }
 }
 
 /// Some selected revisions cannot be reached from the sort's starting points through selected

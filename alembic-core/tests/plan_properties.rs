@@ -11,7 +11,12 @@ use proptest::prelude::*;
 /// A random DAG: revision `i` may revise and depend on earlier revisions only. Ids share
 /// prefixes on purpose; a few revisions carry a branch label.
 fn graph() -> impl Strategy<Value = Vec<Revision>> {
-    (1usize..18)
+    graph_of(1..18)
+}
+
+/// Like [`graph`], with the number of revisions drawn from `sizes`.
+fn graph_of(sizes: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Revision>> {
+    sizes
         .prop_flat_map(|n| {
             let per_rev = (
                 proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
@@ -210,6 +215,22 @@ fn redundant_parent_on_a_merge_fails_like_alembic() {
         plan::upgrade(&map, &[], "heads"),
         Err(plan::PlanError::VersionConflict { step, .. }) if step == "upgrade m000"
     ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    // Big enough that the sort's bounded searches give up and compute whole ancestor sets.
+    #[test]
+    fn big_graphs_upgrade_and_downgrade_everything(revs in graph_of(60..160)) {
+        let map = RevisionMap::new(revs).expect("generated graphs are valid");
+        let up = plan::upgrade(&map, &[], "heads").expect("upgrade heads from empty");
+        check_plan(&map, &up)?;
+        prop_assert_eq!(up.steps.len(), map.len());
+        let down = plan::downgrade(&map, &up.heads_after, "base").expect("downgrade base");
+        check_plan(&map, &down)?;
+        prop_assert_eq!(down.steps.len(), map.len());
+    }
 }
 
 proptest! {
