@@ -348,12 +348,18 @@ fn build(
                 by_id: &by_id,
             };
             for error in graph_errors {
-                // A script that failed to parse may well be the "missing" parent: saying so
-                // would send the user after the wrong problem.
-                if any_script_failed && is_missing_reference(&error) {
-                    continue;
+                let missing = is_missing_reference(&error);
+                let mut error = locate.graph_error(error);
+                // A script that failed to parse may be the "missing" parent. The reference is
+                // still reported (every problem at once), with that possibility named, so the
+                // user fixes the broken file first rather than the reference.
+                if any_script_failed && missing {
+                    if let SourceError::Graph { advice, .. } = &mut error {
+                        *advice = "it may be defined by a script above that failed to parse: fix \
+                                   that first, else fix this reference";
+                    }
                 }
-                errors.push(locate.graph_error(error));
+                errors.push(error);
             }
             None
         }
@@ -642,8 +648,9 @@ mod tests {
         );
         write(v, "c.sql", &script_text("c", "b"));
         let msgs = load_err(&[v.to_path_buf()]);
-        // c's missing parent is not reported: b failed to parse and is surely the parent.
-        assert_eq!(msgs.len(), 3, "{msgs:#?}");
+        // c's missing parent is reported too, pointing at the broken scripts as the likely
+        // cause: b failed to parse and is probably the parent.
+        assert_eq!(msgs.len(), 4, "{msgs:#?}");
         assert!(
             msgs[0].starts_with(&format!("{}:1: no `Revision ID`", a.display())),
             "{msgs:#?}"
@@ -656,6 +663,8 @@ mod tests {
             msgs[2].starts_with(&format!("{}:3: invalid `Transactional`", b.display())),
             "{msgs:#?}"
         );
+        assert!(msgs[3].contains("revision c revises b"), "{msgs:#?}");
+        assert!(msgs[3].contains("failed to parse"), "{msgs:#?}");
     }
 
     #[test]
