@@ -337,7 +337,7 @@ enum Below {
 }
 
 /// Search steps before giving up on the bounded search and computing the whole set.
-const SEARCH_BUDGET: usize = 64;
+const SEARCH_BUDGET: usize = 16;
 
 impl Below {
     fn contains(

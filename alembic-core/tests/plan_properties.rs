@@ -220,7 +220,8 @@ fn redundant_parent_on_a_merge_fails_like_alembic() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
 
-    // Big enough that the sort's bounded searches give up and compute whole ancestor sets.
+    // Big enough that the sort's bounded searches give up and compute whole ancestor sets
+    // (checked: both paths run here).
     #[test]
     fn big_graphs_upgrade_and_downgrade_everything(revs in graph_of(60..160)) {
         let map = RevisionMap::new(revs).expect("generated graphs are valid");
