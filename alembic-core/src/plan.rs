@@ -24,7 +24,8 @@
 //!   multi-target stamp.
 //! - `stamp` with current heads both above and below the destination:
 //!   [`PlanError::VersionConflict`].
-//! - `stamp -N` that walks exactly to the base: [`ResolveError::BaseNotAllowed`].
+//! - `stamp -N` on an empty version table that walks exactly to the base:
+//!   [`ResolveError::BaseNotAllowed`].
 //! - `history -r` whose revisions cannot all be reached from its upper end inside the range
 //!   (the lower end has descendants reached only through `Depends On`):
 //!   [`ResolveError::UnwalkableRange`]; more than one `:` in the range:
