@@ -1965,3 +1965,55 @@ fn tools_take_the_other_turns() {
         take_turns(true);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checksum verification across hand-overs (SPEC section 6: verification covers what cargo
+// alembic applied after adopting the database).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_edit_to_a_script_cargo_applied_is_caught_after_python_continued() {
+    if !alembic_available("an_edit_to_a_script_cargo_applied_is_caught_after_python_continued") {
+        return;
+    }
+    let cases: &[(&str, &[(Tool, &str)])] = &[
+        (
+            "cargo upgrade b2, python upgrade e5, cargo upgrade head",
+            &[
+                (Tool::Cargo, "b2"),
+                (Tool::Python, "e5"),
+                (Tool::Cargo, "head"),
+            ],
+        ),
+        (
+            "cargo upgrade b2, python upgrade head",
+            &[(Tool::Cargo, "b2"), (Tool::Python, "head")],
+        ),
+    ];
+    // Every case runs before any verdict, so one report shows all that break.
+    let mut failures = Vec::new();
+    for (what, steps) in cases {
+        let project = Project::new(&[MAIN]);
+        for (tool, target) in *steps {
+            match tool {
+                Tool::Python => project.py(&["upgrade", target]).ok(),
+                Tool::Cargo => project.ours(&["upgrade", target]).ok(),
+            };
+        }
+        project.ours(&["check"]).ok();
+        // b2 was applied by cargo alembic, with its checksum recorded; now someone edits it.
+        let path = project.root().join("migrations/versions/b2.sql");
+        let mut text = fs::read_to_string(&path).expect("read b2.sql");
+        text.push_str("-- edited after it was applied\n");
+        fs::write(&path, text).expect("edit b2.sql");
+        let check = project.ours(&["check"]);
+        if check.code != Some(1) || !check.stderr.contains("b2") {
+            failures.push(format!(
+                "{what}: `cargo alembic check` after b2.sql was edited should exit 1 naming b2, \
+                 exited {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+                check.code, check.stdout, check.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
