@@ -23,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -39,6 +40,16 @@ from sqlalchemy import engine_from_config, pool
 config = context.config
 
 
+def run_migrations_offline():
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=None,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online():
     connectable = engine_from_config(
         config.get_section(config.config_ini_section, {}),
@@ -51,8 +62,17 @@ def run_migrations_online():
             context.run_migrations()
 
 
-run_migrations_online()
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
 '''
+
+# A migration's SQL in an offline script starts a line with its ran_log insert.
+OFFLINE_MARK = re.compile(
+    r"^\s*INSERT INTO ran_log \(rev, direction\) VALUES \('([^']+)', '(up|down)'\)",
+    re.MULTILINE,
+)
 
 ALEMBIC_INI = '''[alembic]
 script_location = %(here)s/migrations
@@ -187,9 +207,9 @@ def sort_version_rows(db):
 def run_command(cfg, cmd):
     op = cmd["op"]
     if op == "upgrade":
-        command.upgrade(cfg, cmd["target"])
+        command.upgrade(cfg, cmd["target"], sql=bool(cmd.get("sql", False)))
     elif op == "downgrade":
-        command.downgrade(cfg, cmd["target"])
+        command.downgrade(cfg, cmd["target"], sql=bool(cmd.get("sql", False)))
     elif op == "stamp":
         command.stamp(cfg, list(cmd["targets"]), purge=bool(cmd.get("purge", False)))
     elif op == "set_rows":
@@ -214,8 +234,10 @@ def run_graph(graph, base_dir, sort_rows):
             set_version_rows(db, cmd["rows"])
         if sort_rows:
             sort_version_rows(db)
+        script = io.StringIO()
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            # Offline mode writes its SQL to stdout; online commands print nothing there.
+            with contextlib.redirect_stdout(script):
                 run_command(cfg, cmd)
         except Exception as e:  # noqa: BLE001 - every failure is data here
             step["ok"] = False
@@ -229,6 +251,13 @@ def run_graph(graph, base_dir, sort_rows):
                 "traceback": traceback.format_exc(limit=-3),
             }
         step["versions"], step["ran"], seq = read_state(db, seq)
+        if cmd.get("sql"):
+            # The migrations whose SQL the offline script holds, in order (see ran_log marks).
+            step["ran"] += [
+                [m.group(1), m.group(2)] for m in OFFLINE_MARK.finditer(script.getvalue())
+            ]
+        else:
+            sys.stderr.write(script.getvalue())
         result["steps"].append(step)
     return result
 

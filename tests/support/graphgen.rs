@@ -97,6 +97,10 @@ pub enum Command {
     /// databases, to start the next commands from states no command makes (an unknown
     /// revision, a revision beside its own ancestor), as a hand-edited or foreign database has.
     SetRows(Vec<String>),
+    /// `upgrade TARGET --sql` / `downgrade FROM:TO --sql`: offline mode, which prints the SQL
+    /// and touches no database; compared by which migrations' SQL it prints, in which order.
+    OfflineUpgrade(String),
+    OfflineDowngrade(String),
 }
 
 impl Command {
@@ -105,6 +109,8 @@ impl Command {
     pub fn args(&self) -> Vec<String> {
         match self {
             Command::SetRows(_) => Vec::new(),
+            Command::OfflineUpgrade(t) => vec!["upgrade".into(), t.clone(), "--sql".into()],
+            Command::OfflineDowngrade(t) => vec!["downgrade".into(), t.clone(), "--sql".into()],
             Command::Upgrade(t) => vec!["upgrade".into(), t.clone()],
             Command::Downgrade(t) => vec!["downgrade".into(), t.clone()],
             Command::Stamp { targets, purge } => {
@@ -128,6 +134,14 @@ impl fmt::Display for Command {
             _ => write!(f, "{}", self.args().join(" ")),
         }
     }
+}
+
+fn offline_up(t: &str) -> Command {
+    Command::OfflineUpgrade(t.to_string())
+}
+
+fn offline_down(t: &str) -> Command {
+    Command::OfflineDowngrade(t.to_string())
 }
 
 fn set_rows(rows: &[&str]) -> Command {
@@ -413,7 +427,7 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
     });
     while out.len() < count {
         let has_labels = !labels.is_empty();
-        let cmd = match rng.below(120) {
+        let cmd = match rng.below(124) {
             0..=7 => up("head"),
             8..=15 => up("heads"),
             16..=22 => up(rng.pick_str(&ids)),
@@ -471,6 +485,21 @@ pub fn random_commands(rng: &mut Rng, revs: &[Rev], count: usize) -> Vec<Command
                 Command::SetRows(if a == b { vec![a] } else { vec![a, b] })
             }
             110 => set_rows(&["dead0000"]),
+            // Offline mode: from nothing, or a FROM:TO range (downgrade needs one).
+            111 => Command::OfflineUpgrade(
+                rng.pick_str(&["heads".to_string(), "head".to_string()])
+                    .to_string(),
+            ),
+            112 => Command::OfflineUpgrade(rng.pick_str(&ids).to_string()),
+            113..=114 => {
+                Command::OfflineUpgrade(format!("{}:{}", rng.pick_str(&ids), rng.pick_str(&ids)))
+            }
+            115 => Command::OfflineUpgrade(format!("base:{}", rng.pick_str(&ids))),
+            116..=117 => {
+                Command::OfflineDowngrade(format!("{}:{}", rng.pick_str(&ids), rng.pick_str(&ids)))
+            }
+            118 => Command::OfflineDowngrade(format!("{}:base", rng.pick_str(&ids))),
+            119 => Command::OfflineDowngrade("heads:base".to_string()),
             _ => up("heads"),
         };
         out.push(cmd);
@@ -898,6 +927,37 @@ pub fn hand_made() -> Vec<Graph> {
                 down("o100"),
                 set_rows(&["dead0000"]),
                 stamp(&["base"], false),
+            ],
+        ),
+        g(
+            // Offline mode (`--sql`): ranges across a merge and labelled branches.
+            "offline",
+            vec![
+                Rev::new("a1a1", &[]),
+                Rev::new("b2b2", &["a1a1"]),
+                Rev::new("c3c3", &["a1a1"]).label("side"),
+                Rev::new("d4d4", &["b2b2", "c3c3"]),
+                Rev::new("e5e5", &["d4d4"]),
+                Rev::new("f6f6", &[]).label("other").dep("b2b2"),
+            ],
+            vec![
+                offline_up("head"),
+                offline_up("heads"),
+                offline_up("d4d4"),
+                offline_up("a1a1:e5e5"),
+                offline_up("b2b2:e5e5"),
+                offline_up("base:b2b2"),
+                offline_up("side@head"),
+                offline_up("e5e5:a1a1"),
+                offline_down("e5e5:base"),
+                offline_down("e5e5:a1a1"),
+                offline_down("heads:base"),
+                offline_down("d4d4:b2b2"),
+                offline_down("e5e5"),
+                offline_down("-1"),
+                up("heads"),
+                offline_up("heads"),
+                offline_down("f6f6:base"),
             ],
         ),
         g(
