@@ -130,6 +130,22 @@ pub fn resolve(
     Ok(out)
 }
 
+/// Resolves the `FROM` of an offline range `FROM:TO` to the version rows the script starts
+/// from, as Alembic reads `starting_rev`: `base` (or an empty string) is no row, anything else
+/// must name exactly one revision (`heads` or `head` with several heads is
+/// [`ResolveError::MultipleHeads`], as in Alembic).
+pub fn resolve_start(map: &RevisionMap, from: &str) -> Result<Vec<String>, ResolveError> {
+    if from.is_empty() || from == "base" {
+        return Ok(Vec::new());
+    }
+    // Alembic fails on an attribute error when the start names nothing (`LABEL@base`); no row
+    // is the only sensible reading.
+    Ok(match Resolver::new(map).get_revision(from)? {
+        Pos::Rev(i) => vec![map.id(i).to_string()],
+        Pos::Base | Pos::Nothing => Vec::new(),
+    })
+}
+
 /// Splits an offline range `FROM:TO` at its first colon. `None` when there is no colon.
 pub fn split_range(s: &str) -> Option<(&str, &str)> {
     s.split_once(':')

@@ -326,3 +326,42 @@ fn history_ranges() {
         Err(ResolveError::InvalidRange { .. })
     ));
 }
+
+#[test]
+fn offline_start_resolves_like_alembic_starting_rev() {
+    // Answers checked with Alembic 1.20.1's RevisionMap.get_revision on the same graph.
+    let map = RevisionMap::new(vec![
+        rev("a1a1", &[], &[], &[]),
+        rev("b2b2", &["a1a1"], &[], &[]),
+        rev("c3c3", &["a1a1"], &["side"], &[]),
+        rev("d4d4", &["b2b2", "c3c3"], &[], &[]),
+        rev("e5e5", &["d4d4"], &[], &[]),
+        rev("f6f6", &[], &["other"], &["b2b2"]),
+    ])
+    .unwrap();
+    assert_eq!(
+        target::resolve_start(&map, "heads"),
+        Err(ResolveError::MultipleHeads {
+            argument: "heads".into(),
+            heads: strings(&["e5e5", "f6f6"])
+        })
+    );
+    assert!(matches!(
+        target::resolve_start(&map, "head"),
+        Err(ResolveError::MultipleHeads { .. })
+    ));
+    assert_eq!(
+        target::resolve_start(&map, "side@head"),
+        Ok(strings(&["e5e5"]))
+    );
+    assert_eq!(
+        target::resolve_start(&map, "other@heads"),
+        Ok(strings(&["f6f6"]))
+    );
+    assert_eq!(target::resolve_start(&map, "a1a1"), Ok(strings(&["a1a1"])));
+    assert_eq!(target::resolve_start(&map, "base"), Ok(Vec::new()));
+    assert!(matches!(
+        target::resolve_start(&map, "b2b2+1"),
+        Err(ResolveError::UnknownRevision { .. })
+    ));
+}
