@@ -248,9 +248,13 @@ impl Tables {
         self.history_table_ddl("\t")
     }
 
-    /// The same for offline scripts.
+    /// The same for offline scripts, as `CREATE TABLE IF NOT EXISTS`: a script for a range
+    /// (`c3:head`) may run on a database that has the table (made by us) or not (made by
+    /// Python Alembic), and cannot look first. SQLite, PostgreSQL (9.1+) and MySQL all accept
+    /// the clause.
     pub fn create_history_table_offline(&self) -> String {
         self.history_table_ddl("    ")
+            .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
     }
 
     fn history_table_ddl(&self, indent: &str) -> String {

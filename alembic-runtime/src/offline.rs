@@ -2,7 +2,8 @@
 //! written without a database connection.
 //!
 //! The layout follows Python Alembic's `--sql` output: the version table's `CREATE TABLE` when
-//! the range starts from nothing, a `-- Running upgrade a -> b` comment per step, the script's
+//! the range starts from nothing (and the history table's `CREATE TABLE IF NOT EXISTS` in every
+//! script that writes history rows), a `-- Running upgrade a -> b` comment per step, the script's
 //! SQL, then the version-table statement with literal ids. Transactions follow the same modes
 //! as online runs; dialects without transactional DDL (MySQL) get no `BEGIN;`/`COMMIT;`, as
 //! in Alembic. History rows are written too, so a database migrated from a reviewed script
@@ -39,13 +40,18 @@ pub fn offline_sql(
     let mut chain = ChainedChecksums::new(scripts);
     let mut out = Output::default();
 
-    // Like Alembic: a range that starts from a revision assumes the tables exist.
+    // Like Alembic: a range that starts from a revision assumes the version table exists.
+    // The history table may not (a database Python Alembic made), so a range's script
+    // creates it where missing, just before its first history row (inside the transaction
+    // that records it).
+    let mut history_created = false;
     if plan.heads_before.is_empty() {
         if transactional {
             out.begin();
         }
         out.statement(&ctx.tables.create_version_table_offline());
         out.statement(&ctx.tables.create_history_table_offline());
+        history_created = true;
     }
 
     for step in &plan.steps {
@@ -75,6 +81,10 @@ pub fn offline_sql(
             out.statement(&version_statement(&ctx.tables, change));
         }
         for row in history_rows(step, script, &ctx, &mut chain, String::new(), None) {
+            if !history_created {
+                out.statement(&ctx.tables.create_history_table_offline());
+                history_created = true;
+            }
             out.statement(&history_insert(&ctx.tables, &row));
         }
         if transactional && (options.transaction_per_migration || outside) {

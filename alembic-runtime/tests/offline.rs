@@ -42,7 +42,7 @@ CREATE TABLE alembic_version (
     CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
 );
 
-CREATE TABLE alembic_version_history (
+CREATE TABLE IF NOT EXISTS alembic_version_history (
     id INTEGER NOT NULL PRIMARY KEY,
     revision VARCHAR(32) NOT NULL,
     operation VARCHAR(16) NOT NULL,
@@ -80,7 +80,7 @@ COMMIT;
 }
 
 #[test]
-fn sqlite_downgrade_range_snapshot_has_no_create_table() {
+fn sqlite_downgrade_range_snapshot_creates_only_a_missing_history_table() {
     let scripts = directory(five_scripts());
     let plan = plan::downgrade(scripts.map(), &strings(&["r2"]), "base").expect("plan");
     let sql = offline_sql(Dialect::Sqlite, &plan, &scripts, &options()).expect("offline sql");
@@ -92,6 +92,18 @@ fn sqlite_downgrade_range_snapshot_has_no_create_table() {
 DROP TABLE t2;
 
 UPDATE alembic_version SET version_num='r1' WHERE alembic_version.version_num = 'r2';
+
+CREATE TABLE IF NOT EXISTS alembic_version_history (
+    id INTEGER NOT NULL PRIMARY KEY,
+    revision VARCHAR(32) NOT NULL,
+    operation VARCHAR(16) NOT NULL,
+    checksum VARCHAR(64),
+    chained_checksum VARCHAR(64),
+    downgrade_sql TEXT,
+    applied_at VARCHAR(32) NOT NULL,
+    duration_ms BIGINT,
+    tool VARCHAR(255) NOT NULL
+);
 
 INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool) VALUES ('r2', 'downgrade', '{R2_SUM}', '{R2_CHAIN}', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool');
 
@@ -287,4 +299,64 @@ fn the_sqlite_script_does_what_an_online_run_does() {
         rows.map(|r| r.expect("row")).collect()
     };
     assert_eq!(checksums(&conn), checksums(&online));
+}
+
+/// A database as Python Alembic leaves it at `r2`: its tables and version row, no history table.
+fn python_made_db_at_r2() -> (Db, alembic_runtime::rusqlite::Connection) {
+    let db = new_db();
+    let conn = open(&db.path);
+    conn.execute_batch(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, \
+         CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
+         INSERT INTO alembic_version VALUES ('r2');
+         CREATE TABLE t1 (x INTEGER); CREATE TABLE t2 (x INTEGER);",
+    )
+    .expect("python-made database");
+    (db, conn)
+}
+
+#[test]
+fn range_scripts_run_on_a_database_without_the_history_table() {
+    let scripts = directory(five_scripts());
+    let from = strings(&["r2"]);
+    let cases: Vec<(&str, Plan, Vec<&str>)> = vec![
+        (
+            "upgrade r2:r4",
+            plan::upgrade(scripts.map(), &from, "r4").expect("plan"),
+            vec!["r4"],
+        ),
+        (
+            "downgrade r2:r1",
+            plan::downgrade(scripts.map(), &from, "r1").expect("plan"),
+            vec!["r1"],
+        ),
+        (
+            "stamp r2:r3",
+            plan::stamp(scripts.map(), &from, &strings(&["r3"]), false).expect("plan"),
+            vec!["r3"],
+        ),
+    ];
+    for (what, plan, expected_heads) in cases {
+        for per_migration in [false, true] {
+            let mut opts = options();
+            opts.transaction_per_migration = per_migration;
+            let sql = offline_sql(Dialect::Sqlite, &plan, &scripts, &opts).expect("sql");
+            assert!(
+                !sql.contains("CREATE TABLE alembic_version ("),
+                "{what}: a range must not create the version table:\n{sql}"
+            );
+            let (_db, conn) = python_made_db_at_r2();
+            if let Err(e) = conn.execute_batch(&sql) {
+                panic!("{what}: the script fails on a Python-made database: {e}\n{sql}");
+            }
+            assert_eq!(heads(&conn), expected_heads, "{what}");
+            assert_eq!(history(&conn).len(), plan.steps.len(), "{what}");
+            // Run again from the same state, now with the table present: still fine.
+            conn.execute_batch("DELETE FROM alembic_version; INSERT INTO alembic_version VALUES ('r2'); DROP TABLE IF EXISTS t3; DROP TABLE IF EXISTS t4; CREATE TABLE IF NOT EXISTS t2 (x INTEGER);")
+                .expect("reset");
+            if let Err(e) = conn.execute_batch(&sql) {
+                panic!("{what}: the script fails where the history table exists: {e}");
+            }
+        }
+    }
 }

@@ -274,6 +274,17 @@ fn the_offline_postgres_script_does_what_an_online_run_does() {
         .expect("row")
         .get(0);
     assert_eq!(at.len(), 24, "{at}");
+    // A range's script on a database without the history table (as Python Alembic leaves
+    // it) creates the table; the version table is left as it is.
+    c.batch_execute("DROP TABLE alembic_version_history")
+        .expect("drop history");
+    let range = plan::downgrade(scripts.map(), &strings(&["r5"]), "r4").expect("plan");
+    let sql =
+        offline_sql(Dialect::Postgres, &range, &scripts, &RunOptions::default()).expect("sql");
+    c.batch_execute(&sql)
+        .expect("a range script runs without the history table");
+    assert_eq!(pg_heads(&mut c), ["r4"]);
+    assert_eq!(pg_history(&mut c).len(), 1);
     // The online runtime continues it.
     Migrator::new(&scripts, RunOptions::default())
         .downgrade(&mut PostgresBackend::new(&mut c), "base")
