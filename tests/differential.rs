@@ -67,6 +67,9 @@ struct Outcome {
     versions: Vec<String>,
     /// (revision, "up" | "down") in the order the scripts ran.
     ran: Vec<(String, String)>,
+    /// Offline commands: the version rows the printed script leaves when run on a scratch
+    /// database holding the range's starting rows (when those are known from the command).
+    offline_rows: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -355,6 +358,9 @@ fn run_oracle(graphs: &[Graph], keep: Option<&Path>) -> Vec<Vec<Outcome>> {
                         db_error: !ok && s["error"]["db_error"].as_bool() == Some(true),
                         versions: strings(&s["versions"]),
                         ran,
+                        offline_rows: s["offline_rows"]
+                            .as_array()
+                            .map(|_| strings(&s["offline_rows"])),
                     }
                 })
                 .collect()
@@ -549,6 +555,56 @@ fn offline_runs(sql: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The version rows an offline script starts from, when the command says: none for no range
+/// or a range from base, `[ID]` for a range from a full id, unknown (`None`) otherwise.
+fn offline_start(g: &Graph, target: &str) -> Option<Vec<String>> {
+    let Some((start, _)) = target.split_once(':') else {
+        return Some(Vec::new());
+    };
+    if start == "base" {
+        Some(Vec::new())
+    } else if g.revisions.iter().any(|r| r.id == start) {
+        Some(vec![start.to_string()])
+    } else {
+        None
+    }
+}
+
+/// Runs an offline script on a scratch database holding `start` as its version rows; the
+/// sorted rows it leaves, or why it could not run, as the one element. Our scratch database is
+/// stamped by our own tool, so it has the tables a database we maintain has (our scripts also
+/// write `alembic_version_history`); Alembic's gets only `alembic_version`, as Alembic's own.
+fn apply_offline_script(dir: &Path, script: &str, start: &[String]) -> Vec<String> {
+    let scratch = dir.join("offline-scratch.db");
+    let _ = std::fs::remove_file(&scratch);
+    if !start.is_empty() {
+        let mut args = vec![
+            "--url".to_string(),
+            format!("sqlite:///{}", scratch.display()),
+            "stamp".to_string(),
+        ];
+        args.extend(start.iter().cloned());
+        let (ok, error, _) = run_ours(dir, &args);
+        if !ok {
+            return vec![format!("<stamp of the starting rows failed: {error}>")];
+        }
+    }
+    let run = || -> rusqlite::Result<Vec<String>> {
+        let conn = rusqlite::Connection::open(&scratch)?;
+        conn.execute_batch("CREATE TABLE ran_log (rev TEXT, direction TEXT);")?;
+        conn.execute_batch(script)?;
+        let mut st = conn.prepare("SELECT version_num FROM alembic_version")?;
+        let mut rows: Vec<String> = st
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.sort();
+        Ok(rows)
+    };
+    let rows = run().unwrap_or_else(|e| vec![format!("<script failed: {e}>")]);
+    let _ = std::fs::remove_file(&scratch);
+    rows
+}
+
 fn valid_order(g: &Graph, ran: &[(String, String)]) -> bool {
     let dirs: BTreeSet<&str> = ran.iter().map(|(_, d)| d.as_str()).collect();
     if dirs.len() != 1 {
@@ -593,6 +649,11 @@ fn judge(
         ))
     } else if alembic.versions != ours.versions {
         Some("different version rows".to_string())
+    } else if alembic.offline_rows != ours.offline_rows {
+        Some(format!(
+            "the offline scripts leave different version rows: Alembic's {:?}, ours {:?}",
+            alembic.offline_rows, ours.offline_rows
+        ))
     } else if alembic.ran != ours.ran {
         let a: BTreeSet<_> = alembic.ran.iter().collect();
         let o: BTreeSet<_> = ours.ran.iter().collect();
@@ -671,6 +732,12 @@ fn run_graph(
             error,
             crashed: false,
             db_error: false,
+            offline_rows: match (ok, c) {
+                (true, Command::OfflineUpgrade(t) | Command::OfflineDowngrade(t)) => {
+                    offline_start(g, t).map(|start| apply_offline_script(dir, &stdout, &start))
+                }
+                _ => None,
+            },
             versions,
             ran,
         };
@@ -993,6 +1060,7 @@ fn outcome(ok: bool, versions: &[&str], ran: &[(&str, &str)]) -> Outcome {
             .iter()
             .map(|(r, d)| (r.to_string(), d.to_string()))
             .collect(),
+        offline_rows: None,
     }
 }
 

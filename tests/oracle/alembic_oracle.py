@@ -204,6 +204,45 @@ def sort_version_rows(db):
         conn.close()
 
 
+def offline_start(cmd, ids):
+    """The version rows an offline script starts from, when the command says: [] for no range
+    or a range from base, [ID] for a range from a full revision id, None otherwise."""
+    target = cmd["target"]
+    if ":" not in target:
+        return []
+    start = target.split(":", 1)[0]
+    if start == "base":
+        return []
+    if start in ids:
+        return [start]
+    return None
+
+
+def apply_offline_script(script, start):
+    """Runs an offline script on a scratch SQLite database holding `start` as its version rows
+    (and the ran_log table the scripts write to); the sorted version rows it leaves, or the
+    error that stopped it, as a one-element list."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE TABLE ran_log (rev TEXT, direction TEXT)")
+        if start:
+            conn.execute(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+            conn.executemany(
+                "INSERT INTO alembic_version (version_num) VALUES (?)", [(r,) for r in start]
+            )
+        conn.commit()
+        try:
+            conn.executescript(script)
+            return sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
+        except sqlite3.Error as e:
+            return ["<script failed: %s>" % e]
+    finally:
+        conn.close()
+
+
 def run_command(cfg, cmd):
     op = cmd["op"]
     if op == "upgrade":
@@ -251,11 +290,15 @@ def run_graph(graph, base_dir, sort_rows):
                 "traceback": traceback.format_exc(limit=-3),
             }
         step["versions"], step["ran"], seq = read_state(db, seq)
+        step["offline_rows"] = None
         if cmd.get("sql"):
             # The migrations whose SQL the offline script holds, in order (see ran_log marks).
             step["ran"] += [
                 [m.group(1), m.group(2)] for m in OFFLINE_MARK.finditer(script.getvalue())
             ]
+            start = offline_start(cmd, {r["id"] for r in graph["revisions"]})
+            if step["ok"] and start is not None:
+                step["offline_rows"] = apply_offline_script(script.getvalue(), start)
         else:
             sys.stderr.write(script.getvalue())
         result["steps"].append(step)
