@@ -132,12 +132,9 @@ fn summary(report: &Report, target: &str) {
 }
 
 /// The heads an offline script starts from: none (an empty database) when `from` is empty or
-/// `base`, else what `from` resolves to.
+/// `base`, else the one revision `from` names (as Alembic reads `starting_rev`).
 fn offline_start(scripts: &ScriptDirectory, from: &str) -> CliResult<Vec<String>> {
-    if from.is_empty() || from == "base" {
-        return Ok(Vec::new());
-    }
-    Ok(target::resolve(scripts.map(), from, &[])?)
+    Ok(target::resolve_start(scripts.map(), from)?)
 }
 
 fn print_sql(
