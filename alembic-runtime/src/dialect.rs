@@ -346,6 +346,35 @@ impl Tables {
         )
     }
 
+    /// The text that marks a revision's latest history row as applying it with a recorded
+    /// chain: its chained checksum on upgrade and stamp rows, `''` on others (a downgrade, a
+    /// stamp that removed it) and where none was recorded.
+    fn applied_chain_expr() -> &'static str {
+        "COALESCE(CASE WHEN operation IN ('upgrade', 'stamp') THEN chained_checksum END, '')"
+    }
+
+    /// One revision's latest applied chain (see `applied_chain_expr`); parameter: the id.
+    pub fn select_latest_chain(&self) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE revision = {} ORDER BY id DESC LIMIT 1",
+            Self::applied_chain_expr(),
+            self.history_sql(),
+            placeholder(self.dialect, 1)
+        )
+    }
+
+    /// Every history row as `revision chain` (see `applied_chain_expr`), oldest first, in one
+    /// column so that every backend's one-column query reads it.
+    pub fn select_recorded_chains(&self) -> String {
+        let line = match self.dialect {
+            Dialect::Mysql => format!("CONCAT(revision, ' ', {})", Self::applied_chain_expr()),
+            Dialect::Sqlite | Dialect::Postgres => {
+                format!("revision || ' ' || {}", Self::applied_chain_expr())
+            }
+        };
+        format!("SELECT {line} FROM {} ORDER BY id", self.history_sql())
+    }
+
     /// Parameters in `HISTORY_COLUMNS` order.
     pub fn insert_history(&self) -> String {
         let marks: Vec<String> = (1..=HISTORY_COLUMNS.len())

@@ -12,6 +12,7 @@
 //! (the exception above aside), so the version table never claims a revision whose SQL did
 //! not finish.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use alembic_core::plan::{Plan, Step, StepKind};
@@ -21,7 +22,7 @@ use alembic_core::Script;
 use crate::backend::{Backend, BackendError};
 use crate::dialect::Tables;
 use crate::error::RunError;
-use crate::history::{now_utc_text, ChainedChecksums, HistoryRow, Operation};
+use crate::history::{now_utc_text, recorded_chains, ChainedChecksums, HistoryRow, Operation};
 use crate::options::RunOptions;
 use crate::report::{Applied, Report};
 
@@ -115,7 +116,19 @@ pub(crate) fn run_plan(
         committed: Report::default(),
         pending: Vec::new(),
     };
-    let mut chain = ChainedChecksums::new(ctx.scripts);
+    // New rows extend the recorded chains of what is applied, so that an applied script
+    // edited since cannot be laundered into its children's records (even with verification
+    // off): one query for the whole history.
+    let recorded = if plan.steps.is_empty() {
+        HashMap::new()
+    } else {
+        recorded_chains(backend, &ctx.tables).map_err(|cause| RunError::Database {
+            doing: "reading the recorded checksums of the history table".to_string(),
+            cause,
+            applied: Report::default(),
+        })?
+    };
+    let mut chain = ChainedChecksums::extending(ctx.scripts, &recorded);
 
     for step in &plan.steps {
         let script = match step.revision() {
@@ -302,11 +315,18 @@ pub(crate) fn history_rows(
     let tool = ctx.options.tool.clone();
     let row =
         |revision: &str, operation, script: Option<&Script>, chain: &mut ChainedChecksums<'_>| {
+            // A revision being applied gets its chain from its script now; a downgraded one
+            // keeps the chain it has (recorded, where the run extends recorded chains).
+            let chained = match (script, operation) {
+                (None, _) => None,
+                (Some(_), Operation::Downgrade) => chain.get(revision),
+                (Some(_), Operation::Upgrade | Operation::Stamp) => chain.applying(revision),
+            };
             HistoryRow {
                 revision: revision.to_string(),
                 operation,
                 checksum: script.map(|s| s.checksum.to_hex()),
-                chained_checksum: script.and_then(|_| chain.get(revision)).map(|c| c.to_hex()),
+                chained_checksum: chained.map(|c| c.to_hex()),
                 downgrade_sql: match operation {
                     Operation::Upgrade => script.and_then(|s| s.downgrade_sql.clone()),
                     _ => None,

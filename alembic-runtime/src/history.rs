@@ -10,7 +10,8 @@ use std::fmt;
 use alembic_core::source::ScriptDirectory;
 use alembic_core::Checksum;
 
-use crate::backend::SqlValue;
+use crate::backend::{Backend, BackendError, SqlValue};
+use crate::dialect::Tables;
 
 /// What happened to a revision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +80,24 @@ pub fn now_utc_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The recorded chained checksum of every revision whose latest history row applied it (an
+/// upgrade or a stamp that added it, with a checksum), in one query. A revision whose latest
+/// row is a downgrade or a removing stamp has no entry: what is recorded no longer describes
+/// what is applied. Needs the history table.
+pub fn recorded_chains(
+    backend: &mut dyn Backend,
+    tables: &Tables,
+) -> Result<HashMap<String, String>, BackendError> {
+    let mut latest = HashMap::new();
+    // Rows come oldest first: a later row replaces an earlier one.
+    for line in backend.query_strings(&tables.select_recorded_chains(), &[])? {
+        let (revision, chain) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        latest.insert(revision.to_string(), chain.to_string());
+    }
+    latest.retain(|_, chain| !chain.is_empty());
+    Ok(latest)
+}
+
 /// Chained checksums of revisions, memoised over one run.
 ///
 /// A revision's chained checksum covers its own script and the chained checksums of its down
@@ -92,11 +111,40 @@ pub struct ChainedChecksums<'s> {
 }
 
 impl<'s> ChainedChecksums<'s> {
+    /// Chains computed from the scripts alone: what verification compares records with.
     pub fn new(scripts: &'s ScriptDirectory) -> Self {
         ChainedChecksums {
             scripts,
             memo: HashMap::new(),
         }
+    }
+
+    /// Chains for new history rows: a revision's parents contribute their RECORDED chains
+    /// where the history has them (see [`recorded_chains`]), and chains computed from the
+    /// scripts only below what was recorded (revisions another tool applied). A script
+    /// edited after it was applied therefore cannot be laundered into its children's records:
+    /// theirs extend what ran, and stop matching the edited files. Where nothing was edited
+    /// both ways give the same values.
+    pub fn extending(scripts: &'s ScriptDirectory, recorded: &HashMap<String, String>) -> Self {
+        let memo = recorded
+            .iter()
+            .filter_map(|(id, hex)| Some((id.clone(), Checksum::from_hex(hex).ok()?)))
+            .collect();
+        ChainedChecksums { scripts, memo }
+    }
+
+    /// The chained checksum of `id` as it is applied now: its script's checksum over its
+    /// parents' chains, never a memoised (or recorded) value of `id` itself, which may
+    /// describe an earlier, since edited, version of its script. Remembered for its children.
+    pub fn applying(&mut self, id: &str) -> Option<Checksum> {
+        let script = self.scripts.script(id)?;
+        let mut parents = Vec::with_capacity(script.revision.down_revisions.len());
+        for parent in &script.revision.down_revisions {
+            parents.push(self.get(parent)?);
+        }
+        let chained = Checksum::chained(&script.checksum, &parents);
+        self.memo.insert(id.to_string(), chained);
+        Some(chained)
     }
 
     /// The chained checksum of `id`; `None` when it or one of its ancestors has no script

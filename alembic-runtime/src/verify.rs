@@ -3,25 +3,31 @@
 //! Costs one history lookup and one chained-checksum comparison per current head: a head's
 //! chained checksum covers every ancestor's script, so when all heads match, nothing applied
 //! below them changed. Only on a mismatch does it walk the ancestors to name the edited
-//! revision. Revisions applied before the history table existed (a database adopted from
-//! Python Alembic) have no recorded checksum and are not checked: verification starts from what
-//! is applied from then on.
+//! revision.
+//!
+//! A head applied without a recorded chain (by Python Alembic, or before the history table
+//! existed) is not a dead end: verification walks down from it to the nearest ancestors that
+//! have one (the revisions this runtime applied) and checks those, reading the history once
+//! for all such heads. Only what lies above them, applied by the other tool, goes unchecked.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::backend::{Backend, SqlValue};
 use crate::dialect::placeholder;
 use crate::error::RunError;
 use crate::executor::{database, Context};
-use crate::history::ChainedChecksums;
+use crate::history::{recorded_chains, ChainedChecksums};
 
 /// What a verification found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verification {
-    /// Heads whose chained checksum matched: they and all their ancestors are unedited.
+    /// Revisions whose recorded chained checksum matched the scripts: they and all their
+    /// ancestors are unedited. The heads where they were recorded; otherwise the nearest
+    /// recorded ancestors of the heads in `unrecorded`.
     pub verified: Vec<String>,
-    /// Heads with no recorded chained checksum (applied by another tool): not checked.
+    /// Heads with no recorded chained checksum (applied by another tool). Their recorded
+    /// ancestors are checked (and listed in `verified`); the revisions above those are not.
     pub unrecorded: Vec<String>,
 }
 
@@ -53,30 +59,103 @@ pub(crate) fn verify_heads(
     }
     let mut chain = ChainedChecksums::new(ctx.scripts);
     for head in heads {
-        let Some(recorded) = latest(backend, ctx, head, "chained_checksum")? else {
-            found.unrecorded.push(head.clone());
-            continue;
-        };
-        let current = chain.get(head).map(|c| c.to_hex());
-        if current.as_deref() == Some(recorded.as_str()) {
-            found.verified.push(head.clone());
+        match latest_chain(backend, ctx, head)? {
+            Some(recorded) => {
+                check(backend, ctx, &mut chain, head, recorded)?;
+                found.verified.push(head.clone());
+            }
+            None => found.unrecorded.push(head.clone()),
+        }
+    }
+    if found.unrecorded.is_empty() {
+        return Ok(found);
+    }
+    // Some heads were applied by another tool: check the nearest recorded revisions below
+    // them, with the whole history read once.
+    let recorded = recorded_chains(backend, &ctx.tables)
+        .map_err(|cause| database("reading the history table", cause))?;
+    for id in nearest_recorded(ctx, &found.unrecorded, &recorded) {
+        if found.verified.contains(&id) {
             continue;
         }
-        return Err(locate(backend, ctx, head, recorded)?);
+        let Some(value) = recorded.get(&id) else {
+            continue;
+        };
+        check(backend, ctx, &mut chain, &id, value.clone())?;
+        found.verified.push(id);
     }
     Ok(found)
 }
 
-/// The latest recorded value of `column` for `revision` as applied (by upgrade or stamp).
-fn latest(
+/// Compares `id`'s recorded chain with the scripts'; on a difference, names the edited
+/// revision.
+fn check(
+    backend: &mut dyn Backend,
+    ctx: &Context<'_>,
+    chain: &mut ChainedChecksums<'_>,
+    id: &str,
+    recorded: String,
+) -> Result<(), RunError> {
+    let current = chain.get(id).map(|c| c.to_hex());
+    if current.as_deref() == Some(recorded.as_str()) {
+        return Ok(());
+    }
+    Err(locate(backend, ctx, id, recorded)?)
+}
+
+/// The revisions with a recorded chain nearest below `heads` (walking down-revisions, not
+/// past a recorded one), in the order met. Each revision is visited once.
+fn nearest_recorded(
+    ctx: &Context<'_>,
+    heads: &[String],
+    recorded: &HashMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut queue: Vec<&str> = heads.iter().map(String::as_str).collect();
+    let mut index = 0;
+    while index < queue.len() {
+        let id = queue[index];
+        index += 1;
+        if !seen.insert(id) {
+            continue;
+        }
+        if recorded.contains_key(id) {
+            out.push(id.to_string());
+            continue;
+        }
+        if let Some(script) = ctx.scripts.script(id) {
+            queue.extend(script.revision.down_revisions.iter().map(String::as_str));
+        }
+    }
+    out
+}
+
+/// The chained checksum recorded when `revision` was last applied; `None` when its latest
+/// history row is not an application (a downgrade, a stamp that removed it) or there is none.
+fn latest_chain(
     backend: &mut dyn Backend,
     ctx: &Context<'_>,
     revision: &str,
-    column: &str,
+) -> Result<Option<String>, RunError> {
+    let rows = backend
+        .query_strings(
+            &ctx.tables.select_latest_chain(),
+            &[SqlValue::Text(revision.to_string())],
+        )
+        .map_err(|cause| database("reading the history table", cause))?;
+    Ok(rows.into_iter().next().filter(|chain| !chain.is_empty()))
+}
+
+/// The latest recorded script checksum of `revision` as applied (by upgrade or stamp).
+fn latest_checksum(
+    backend: &mut dyn Backend,
+    ctx: &Context<'_>,
+    revision: &str,
 ) -> Result<Option<String>, RunError> {
     let sql = format!(
-        "SELECT {column} FROM {} WHERE revision = {} AND operation IN ('upgrade', 'stamp') \
-         AND {column} IS NOT NULL ORDER BY id DESC LIMIT 1",
+        "SELECT checksum FROM {} WHERE revision = {} AND operation IN ('upgrade', 'stamp') \
+         AND checksum IS NOT NULL ORDER BY id DESC LIMIT 1",
         ctx.tables.history_sql(),
         placeholder(ctx.tables.dialect, 1)
     );
@@ -107,7 +186,7 @@ fn locate(
         let Some(script) = ctx.scripts.script(&id) else {
             continue;
         };
-        if let Some(recorded) = latest(backend, ctx, &id, "checksum")? {
+        if let Some(recorded) = latest_checksum(backend, ctx, &id)? {
             let current = script.checksum.to_hex();
             if recorded != current {
                 return Ok(RunError::ChecksumMismatch(Box::new(Mismatch {

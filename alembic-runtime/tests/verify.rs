@@ -138,3 +138,84 @@ fn heads_applied_by_python_alembic_are_not_checked() {
         .expect("r3 recorded");
     assert_eq!(found.verified, ["r3"]);
 }
+
+/// Moves the version table of a database at `r<from>` to `r<to>` as Python Alembic would: the
+/// tables are created, no history row is written.
+fn python_upgrade(conn: &alembic_runtime::rusqlite::Connection, from: usize, to: usize) {
+    for n in from + 1..=to {
+        conn.execute_batch(&format!("CREATE TABLE t{n} (x INTEGER);"))
+            .expect("python's migration");
+    }
+    conn.execute(
+        "UPDATE alembic_version SET version_num = ?1 WHERE version_num = ?2",
+        [format!("r{to}"), format!("r{from}")],
+    )
+    .expect("python's version row");
+}
+
+#[test]
+fn a_head_python_applied_is_verified_through_the_revisions_we_applied_below_it() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    Migrator::new(&directory(five_scripts()), RunOptions::default())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r2")
+        .expect("upgrade");
+    python_upgrade(&conn, 2, 4);
+
+    let found = Migrator::new(&directory(five_scripts()), verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect("unedited");
+    assert_eq!(found.unrecorded, ["r4"]);
+    assert_eq!(found.verified, ["r2"], "r2, recorded below r4, is checked");
+
+    for n in [1, 2] {
+        let changed = directory(edited(n));
+        let err = Migrator::new(&changed, verifying())
+            .verify(&mut SqliteBackend::new(&mut conn))
+            .expect_err("an edit below python's head");
+        assert_eq!(err.revision(), Some(format!("r{n}").as_str()), "{err}");
+        let err = Migrator::new(&changed, verifying())
+            .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+            .expect_err("an upgrade that verifies refuses");
+        assert_eq!(err.revision(), Some(format!("r{n}").as_str()), "{err}");
+        assert_eq!(heads(&conn), ["r4"]);
+    }
+    // Revisions python applied above the recorded ones are not covered.
+    let found = Migrator::new(&directory(edited(3)), verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect("r3 was applied by python: unrecorded");
+    assert_eq!(found.unrecorded, ["r4"]);
+}
+
+#[test]
+fn an_edit_is_not_laundered_into_a_later_record_without_verification() {
+    // Straight on, and with python applying a revision in between.
+    for python_in_between in [false, true] {
+        let db = new_db();
+        let mut conn = open(&db.path);
+        Migrator::new(&directory(five_scripts()), RunOptions::default())
+            .upgrade(&mut SqliteBackend::new(&mut conn), "r2")
+            .expect("upgrade");
+        let at = if python_in_between {
+            python_upgrade(&conn, 2, 3);
+            "r3"
+        } else {
+            "r2"
+        };
+        // r1 is edited after it ran; an upgrade that does not verify records r4...
+        let changed = directory(edited(1));
+        Migrator::new(&changed, RunOptions::default())
+            .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
+            .unwrap_or_else(|e| panic!("unverified upgrade from {at}: {e}"));
+        // ...whose chain extends what ran, so the edit is still found.
+        let err = Migrator::new(&changed, verifying())
+            .verify(&mut SqliteBackend::new(&mut conn))
+            .expect_err("r1 was edited after it ran");
+        assert_eq!(err.revision(), Some("r1"), "from {at}: {err}");
+        // With the original scripts everything verifies.
+        let found = Migrator::new(&directory(five_scripts()), verifying())
+            .verify(&mut SqliteBackend::new(&mut conn))
+            .expect("original scripts");
+        assert_eq!(found.verified, ["r4"], "from {at}");
+    }
+}

@@ -144,6 +144,45 @@ pub fn an_edited_script_is_named_by_verification(h: &mut dyn Harness) {
     assert_eq!(found.verified, ["r4"]);
 }
 
+/// A head another tool applied (no history row) is verified through the recorded revision
+/// below it, and an edit below is not laundered by an upgrade that does not verify.
+pub fn an_edit_below_a_head_another_tool_applied_is_caught(h: &mut dyn Harness) {
+    let scripts = directory(five_scripts());
+    Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut *h.backend(), "r2")
+        .expect("upgrade");
+    // Python Alembic applies r3 (its SQL does not matter here): only the version row moves.
+    h.backend()
+        .execute_batch("UPDATE alembic_version SET version_num = 'r3' WHERE version_num = 'r2'")
+        .expect("python's version row");
+    let mut verifying = RunOptions::default();
+    verifying.verify_checksums = true;
+    let found = Migrator::new(&scripts, verifying.clone())
+        .verify(&mut *h.backend())
+        .expect("unedited");
+    assert_eq!(found.unrecorded, ["r3"]);
+    assert_eq!(found.verified, ["r2"]);
+
+    let mut list = five_scripts();
+    list[0].checksum = alembic_core::Checksum::of_file_bytes(b"-- edited\n");
+    let edited = directory(list);
+    let err = Migrator::new(&edited, verifying.clone())
+        .verify(&mut *h.backend())
+        .expect_err("r1 edited");
+    assert_eq!(err.revision(), Some("r1"), "{err}");
+    Migrator::new(&edited, RunOptions::default())
+        .upgrade(&mut *h.backend(), "r4")
+        .expect("an upgrade that does not verify");
+    let err = Migrator::new(&edited, verifying.clone())
+        .verify(&mut *h.backend())
+        .expect_err("r1's edit is still found under r4");
+    assert_eq!(err.revision(), Some("r1"), "{err}");
+    let found = Migrator::new(&scripts, verifying)
+        .verify(&mut *h.backend())
+        .expect("the originals verify");
+    assert_eq!(found.verified, ["r4"]);
+}
+
 /// One `#[test]` per scenario, each on a fresh harness from `$fresh` (an expression giving
 /// `Option<impl Harness>`: `None` when the database server is unavailable and may be skipped).
 #[allow(unused_macros)] // only the backend suites expand it
@@ -181,6 +220,13 @@ macro_rules! scenario_tests {
         fn scenario_an_edited_script_is_named_by_verification() {
             if let Some(mut h) = $fresh {
                 support::scenarios::an_edited_script_is_named_by_verification(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_an_edit_below_a_head_another_tool_applied_is_caught() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::an_edit_below_a_head_another_tool_applied_is_caught(&mut h);
             }
         }
     };
