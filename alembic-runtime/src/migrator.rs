@@ -131,16 +131,38 @@ impl<'s> Migrator<'s> {
         let mut guard =
             LockGuard::acquire(backend, &ctx.tables).map_err(|cause| RunError::Lock { cause })?;
 
+        // Where DDL is transactional, the tables are created in the run's transaction (on
+        // SQLite the lock opened it already): a refused or failed run leaves the database as it
+        // found it, with no history table it did not keep using.
+        if !guard.in_transaction() && guard.transactional_ddl() {
+            guard
+                .begin()
+                .map_err(|cause| database("beginning a transaction", cause))?;
+        }
         let state = guard
             .ensure_tables(&ctx.tables)
             .map_err(|cause| database("creating the version tables", cause))?;
+        let result = self.run_locked(&mut *guard, &ctx, mode, make_plan);
         if state.adopted() {
-            log::info!(
-                "adopted a database without {} (made by Python Alembic?): its history starts now",
-                ctx.tables.history
-            );
+            log_adoption(&mut *guard, &ctx);
         }
+        let report = result?;
+        // Everything has committed: a failure to release is not a failed migration.
+        if let Err(e) = guard.release() {
+            log::warn!("releasing the migration lock failed: {e}");
+        }
+        Ok(report)
+    }
 
+    /// Heads, refusal of unknown revisions, verification, plan, execution: the part of a run
+    /// after the tables exist, under the lock.
+    fn run_locked(
+        &self,
+        guard: &mut dyn Backend,
+        ctx: &Context<'_>,
+        mode: Mode,
+        make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
+    ) -> Result<Report, RunError> {
         let heads = guard
             .read_heads(&ctx.tables)
             .map_err(|cause| database("reading the version table", cause))?;
@@ -159,16 +181,31 @@ impl<'s> Migrator<'s> {
         }
 
         if mode == Mode::Migrate && self.options.verify_checksums {
-            let verified = verify_heads(&mut *guard, &ctx, &heads)?;
+            let verified = verify_heads(guard, ctx, &heads)?;
             log::debug!("checksums verified: {verified:?}");
         }
 
         let plan = make_plan(self.scripts.map(), &heads)?;
-        let report = executor::run_plan(&mut *guard, &ctx, &plan)?;
-        // Everything has committed: a failure to release is not a failed migration.
-        if let Err(e) = guard.release() {
-            log::warn!("releasing the migration lock failed: {e}");
-        }
-        Ok(report)
+        executor::run_plan(guard, ctx, &plan)
+    }
+}
+
+/// Announces the adoption of a database without a history table, once the table's creation
+/// has committed: a run that was refused or failed rolls it back (where DDL is transactional)
+/// and adopts nothing, so the message would be false, and repeated by every run. Whatever the
+/// run left open is rolled back first (as releasing the lock would), then the table's
+/// existence is what tells.
+fn log_adoption(backend: &mut dyn Backend, ctx: &Context<'_>) {
+    executor::rollback_quietly(backend);
+    match backend.table_exists(&ctx.tables, &ctx.tables.history) {
+        Ok(true) => log::info!(
+            "adopted a database without {} (made by Python Alembic?): its history starts now",
+            ctx.tables.history
+        ),
+        Ok(false) => {}
+        Err(e) => log::debug!(
+            "could not tell whether {} was kept: {e}",
+            ctx.tables.history
+        ),
     }
 }

@@ -1,7 +1,7 @@
 //! Scenarios run unchanged on every backend (SQLite, PostgreSQL, MySQL): each test binary
 //! supplies a [`Harness`] over a fresh database of its kind.
 
-use alembic_runtime::{Backend, Migrator, RunError, RunOptions};
+use alembic_runtime::{Backend, Migrator, RunError, RunOptions, Tables};
 
 use super::{directory, five_scripts, strings};
 
@@ -84,6 +84,31 @@ pub fn unknown_database_revision_is_refused(h: &mut dyn Harness) {
         .stamp(&mut *h.backend(), &strings(&["r1"]), true)
         .expect("stamp --purge recovers");
     assert_eq!(h.heads(), ["r1"]);
+}
+
+/// A database without the history table (as Python Alembic leaves it) at a revision no script
+/// defines is refused untouched where DDL is transactional: no history table is kept.
+pub fn a_refused_run_keeps_no_history_table(h: &mut dyn Harness) {
+    let scripts = directory(five_scripts());
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    migrator.upgrade(&mut *h.backend(), "r1").expect("upgrade");
+    h.backend()
+        .execute_batch(
+            "DROP TABLE alembic_version_history; \
+             UPDATE alembic_version SET version_num = 'f00d'",
+        )
+        .expect("a python-made database at a newer build's revision");
+    migrator
+        .upgrade(&mut *h.backend(), "head")
+        .expect_err("refused");
+    let mut backend = h.backend();
+    let tables = Tables::new(backend.dialect(), migrator.options());
+    let kept = backend
+        .table_exists(&tables, "alembic_version_history")
+        .expect("table lookup");
+    if backend.transactional_ddl() {
+        assert!(!kept, "a refused run kept the history table it created");
+    }
 }
 
 /// Revision 3 of 5 fails on its second statement, in Alembic's default one-transaction mode.
@@ -206,6 +231,13 @@ macro_rules! scenario_tests {
         fn scenario_unknown_database_revision_is_refused() {
             if let Some(mut h) = $fresh {
                 support::scenarios::unknown_database_revision_is_refused(&mut h);
+            }
+        }
+
+        #[test]
+        fn scenario_a_refused_run_keeps_no_history_table() {
+            if let Some(mut h) = $fresh {
+                support::scenarios::a_refused_run_keeps_no_history_table(&mut h);
             }
         }
 
