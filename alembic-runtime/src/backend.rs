@@ -76,6 +76,25 @@ impl fmt::Display for BackendError {
 
 impl StdError for BackendError {}
 
+/// `error` and each of its causes, `: `-separated, a cause left out where the text so far
+/// already says it. Driver errors often print a generic line ("error connecting to server")
+/// and keep the reason ("Connection refused") in `source()`, which `BackendError` does not
+/// expose (see its `Display`).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn with_causes(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 /// A version-table statement that failed or touched the wrong number of rows.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

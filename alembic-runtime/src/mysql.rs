@@ -14,7 +14,7 @@ use alembic_core::url::{DatabaseUrl, Dialect};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
 
-use crate::backend::{lock_hash, Backend, BackendError, SqlValue};
+use crate::backend::{lock_hash, with_causes, Backend, BackendError, SqlValue};
 use crate::dialect::Tables;
 
 enum Connection<'c> {
@@ -106,7 +106,7 @@ fn err(e: mysql::Error) -> BackendError {
         mysql::Error::MySqlError(db) => {
             format!("ERROR {} ({}): {}", db.code, db.state, db.message)
         }
-        other => other.to_string(),
+        other => with_causes(other),
     };
     BackendError::new(message, e)
 }

@@ -18,7 +18,7 @@ use alembic_core::url::{DatabaseUrl, Dialect};
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
-use crate::backend::{lock_hash, Backend, BackendError, SqlValue};
+use crate::backend::{lock_hash, with_causes, Backend, BackendError, SqlValue};
 use crate::dialect::{placeholder, Tables};
 use crate::split::split_statements;
 
@@ -124,7 +124,9 @@ fn err(e: postgres::Error) -> BackendError {
             }
             m
         }
-        None => e.to_string(),
+        // The client's own errors ("error connecting to server") keep their reason in the
+        // cause chain.
+        None => with_causes(&e),
     };
     BackendError::new(message, e)
 }

@@ -328,3 +328,21 @@ impl support::scenarios::Harness for MyHarness {
 }
 
 scenario_tests!(MyHarness::new());
+
+/// No server needed: nothing listens on port 1. The error must say why (the refused
+/// connection), the password still masked.
+#[test]
+fn a_connection_error_keeps_its_cause_and_masks_the_password() {
+    let bad = alembic_core::url::DatabaseUrl::parse("mysql://nobody:s3cret@127.0.0.1:1/none")
+        .expect("url");
+    let err = match MysqlBackend::connect_url(&bad) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(err.contains("nobody:***@127.0.0.1:1"), "{err}");
+    assert!(
+        err.to_lowercase().contains("refused"),
+        "the cause is lost: {err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}

@@ -378,3 +378,24 @@ impl support::scenarios::Harness for PgHarness {
 }
 
 scenario_tests!(PgHarness::new());
+
+/// No server needed: nothing listens on port 1. The client's generic "error connecting to
+/// server" must come with its cause (the refused connection), the password still masked.
+#[test]
+fn a_connection_error_keeps_its_cause_and_masks_the_password() {
+    let bad = alembic_core::url::DatabaseUrl::parse("postgresql://nobody:s3cret@127.0.0.1:1/none")
+        .expect("url");
+    let err = match PostgresBackend::connect_url(&bad) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        err.contains("cannot connect to postgresql://nobody:***@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(
+        err.to_lowercase().contains("refused"),
+        "the cause is lost: {err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
