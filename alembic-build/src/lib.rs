@@ -1,6 +1,202 @@
-//! Build-script helper: validates `migrations/versions` at compile time and embeds it.
+//! Build-script helper: checks `migrations/versions` at compile time.
 //!
-//! The embedding half (generated Rust in OUT_DIR, precomputed graph, chained checksums) is
-//! issue 4's work. What is here already is the validation every build should get: parse every
-//! script and check the revision graph with the same code the CLI uses, failing the build with
-//! the file and line of each problem.
+//! ```text
+//! // build.rs
+//! fn main() {
+//!     alembic_build::embed().expect("migrations embedded");
+//! }
+//! ```
+//!
+//! [`embed`] reads the same configuration as `cargo alembic` (`alembic.toml` beside the
+//! package's `Cargo.toml`, else `[package.metadata.alembic]`), parses every script of every
+//! version location and checks the revision graph with the code the CLI uses. Each problem is
+//! shown as a cargo warning naming its file and line, and the build fails. It tells cargo to
+//! rerun the build script when the configuration, a version location or a script changes, and
+//! for nothing else.
+//!
+//! Generating the embedded data for `alembic-runtime` (scripts, checksums and the precomputed
+//! graph in `OUT_DIR`) builds on this and is not done yet: today `embed` validates only.
+
+use std::path::{Path, PathBuf};
+
+use alembic_core::config::{Config, ConfigError};
+use alembic_core::source::{ScriptDirectory, SourceErrors};
+
+/// Why the migrations could not be embedded. Each variant names the file at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbedError {
+    /// `CARGO_MANIFEST_DIR` is unset: `embed` was called outside a build script.
+    #[error("CARGO_MANIFEST_DIR is not set: call alembic_build::embed() from a build.rs")]
+    NotInBuildScript,
+    #[error("{}: cannot read: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("{}: no alembic.toml beside it and no [package.metadata.alembic] table in it; run `cargo alembic init`", path.display())]
+    NoConfig { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Every problem of every script, one per line.
+    #[error("the migration scripts have {count} problem(s):\n{errors}", count = .0.len(), errors = .0)]
+    Scripts(SourceErrors),
+}
+
+/// Checks the package's migrations (see the crate docs) and emits `cargo:rerun-if-changed`.
+pub fn embed() -> Result<(), EmbedError> {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .ok_or(EmbedError::NotInBuildScript)?;
+    let checked = check(&manifest_dir);
+    for path in &checked.watched {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    if let Err(EmbedError::Scripts(errors)) = &checked.result {
+        // Cargo shows warnings of a failed build script one per line, which is where the user
+        // looks; the returned error repeats them for the panic message.
+        for error in errors.iter() {
+            println!("cargo:warning={error}");
+        }
+    }
+    checked.result.map(|_| ())
+}
+
+/// What a check found, and the paths whose change must rerun it (known even when it failed).
+struct Checked {
+    result: Result<ScriptDirectory, EmbedError>,
+    watched: Vec<PathBuf>,
+}
+
+fn check(manifest_dir: &Path) -> Checked {
+    let toml_path = manifest_dir.join("alembic.toml");
+    let manifest_path = manifest_dir.join("Cargo.toml");
+    // Both files decide which configuration applies (a new alembic.toml wins over the
+    // manifest's table), so both are watched even when absent.
+    let mut watched = vec![toml_path.clone(), manifest_path.clone()];
+    let config = match load_config(&toml_path, &manifest_path) {
+        Ok(config) => config,
+        Err(error) => {
+            return Checked {
+                result: Err(error),
+                watched,
+            }
+        }
+    };
+    // A version location as a whole covers scripts being added and removed; each script,
+    // edits to it.
+    watched.extend(config.version_locations.iter().cloned());
+    let result = ScriptDirectory::load(&config.version_locations).map_err(EmbedError::Scripts);
+    if let Ok(dir) = &result {
+        watched.extend(dir.scripts().iter().map(|s| s.path.clone()));
+    }
+    Checked { result, watched }
+}
+
+fn load_config(toml_path: &Path, manifest_path: &Path) -> Result<Config, EmbedError> {
+    if toml_path.is_file() {
+        return Ok(Config::load(toml_path)?);
+    }
+    let text = std::fs::read_to_string(manifest_path).map_err(|e| EmbedError::Read {
+        path: manifest_path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let manifest: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| EmbedError::Read {
+            path: manifest_path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+    let table = manifest
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("alembic"))
+        .and_then(|a| a.as_table())
+        .ok_or_else(|| EmbedError::NoConfig {
+            path: manifest_path.to_path_buf(),
+        })?;
+    Ok(Config::from_table(table, manifest_path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(id: &str, revises: &str) -> String {
+        format!("-- m\n--\n-- Revision ID: {id}\n-- Revises: {revises}\n\n-- +upgrade\nSELECT 1;\n\n-- +downgrade\nSELECT 1;\n")
+    }
+
+    fn package(config: Option<&str>, metadata: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!("[package]\nname = \"app\"\nversion = \"0.1.0\"\n{metadata}"),
+        )
+        .expect("write manifest");
+        if let Some(config) = config {
+            std::fs::write(dir.path().join("alembic.toml"), config).expect("write config");
+        }
+        std::fs::create_dir_all(dir.path().join("migrations/versions")).expect("mkdir");
+        dir
+    }
+
+    #[test]
+    fn a_sound_directory_passes_and_watches_config_locations_and_scripts() {
+        let dir = package(Some("[alembic]\n"), "");
+        let versions = dir.path().join("migrations/versions");
+        std::fs::write(versions.join("a.sql"), script("a", "")).expect("write");
+        std::fs::write(versions.join("b.sql"), script("b", "a")).expect("write");
+        let checked = check(dir.path());
+        let scripts = checked.result.expect("valid");
+        assert_eq!(scripts.scripts().len(), 2);
+        assert!(checked.watched.contains(&dir.path().join("alembic.toml")));
+        assert!(checked.watched.contains(&dir.path().join("Cargo.toml")));
+        assert!(checked.watched.iter().any(|p| p.ends_with("versions")));
+        assert!(checked.watched.iter().any(|p| p.ends_with("b.sql")));
+    }
+
+    #[test]
+    fn every_bad_script_is_reported_with_file_and_line() {
+        let dir = package(Some("[alembic]\n"), "");
+        let versions = dir.path().join("migrations/versions");
+        std::fs::write(versions.join("a.sql"), script("a", "nothere")).expect("write");
+        std::fs::write(
+            versions.join("b.sql"),
+            "-- m\n-- Revison ID: b\n-- +upgrade\n",
+        )
+        .expect("write");
+        let checked = check(dir.path());
+        let Err(EmbedError::Scripts(errors)) = checked.result else {
+            panic!("expected script errors");
+        };
+        let text = errors.to_string();
+        assert!(text.contains("a.sql:4"), "{text}");
+        assert!(text.contains("nothere"), "{text}");
+        assert!(text.contains("b.sql:2"), "{text}");
+        // Still watched, so fixing the files reruns the check.
+        assert!(checked.watched.iter().any(|p| p.ends_with("versions")));
+    }
+
+    #[test]
+    fn package_metadata_is_read_when_there_is_no_alembic_toml() {
+        let dir = package(
+            None,
+            "\n[package.metadata.alembic]\nscript_location = \"db\"\n",
+        );
+        std::fs::create_dir_all(dir.path().join("db/versions")).expect("mkdir");
+        std::fs::write(dir.path().join("db/versions/a.sql"), script("a", "")).expect("write");
+        let scripts = check(dir.path()).result.expect("valid");
+        assert_eq!(scripts.scripts()[0].revision.id, "a");
+    }
+
+    #[test]
+    fn no_configuration_says_how_to_make_one() {
+        let dir = package(None, "");
+        let err = check(dir.path()).result.expect_err("no config");
+        assert!(err.to_string().contains("cargo alembic init"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_config_key_fails_the_build() {
+        let dir = package(Some("[alembic]\nscript_locaton = \"x\"\n"), "");
+        let err = check(dir.path()).result.expect_err("typo");
+        assert!(err.to_string().contains("script_locaton"), "{err}");
+    }
+}
