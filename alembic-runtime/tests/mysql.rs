@@ -1,8 +1,9 @@
 //! The executor on a real MySQL / MariaDB server (feature `mysql`).
 //!
-//! Server: `ALEMBIC_TEST_MYSQL_URL`, default `mysql://root@127.0.0.1:3306/test`. Each test
-//! works in a database of its own (dropped at the end). Without a server the tests say so and
-//! pass, unless `ALEMBIC_TEST_REQUIRE_ALL=1` (CI), where a missing server fails.
+//! Server: `ALEMBIC_TEST_MYSQL_URL` (`.ci/run` sets `mysql://root@127.0.0.1:3306/test`); no
+//! default. Each test works in a database of its own (dropped at the end). With the URL unset
+//! or the server unreachable the tests print a loud skip notice and pass, unless
+//! `ALEMBIC_TEST_REQUIRE_ALL=1` (CI), where they fail.
 
 #![cfg(feature = "mysql")]
 
@@ -19,9 +20,9 @@ use alembic_runtime::mysql_client::{Conn, Opts};
 use alembic_runtime::{offline_sql, Migrator, MysqlBackend, RunError, RunOptions};
 use support::*;
 
-fn url() -> String {
-    std::env::var("ALEMBIC_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string())
+/// The server's URL; `None` (after a loud notice) when the suite skips.
+fn url() -> Option<String> {
+    server_url("ALEMBIC_TEST_MYSQL_URL", "MySQL")
 }
 
 fn connect(url: &str) -> Result<Conn, String> {
@@ -32,20 +33,20 @@ fn connect(url: &str) -> Result<Conn, String> {
 /// A database of its own for one test, dropped when the test ends.
 struct Database {
     name: String,
+    /// The server's URL (its own database aside).
+    server: String,
 }
 
 impl Database {
     fn new() -> Option<Database> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let mut admin = match connect(&url()) {
+        let server = url()?;
+        let mut admin = match connect(&server) {
             Ok(c) => c,
             Err(e) => {
-                let required = std::env::var("ALEMBIC_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1");
-                assert!(
-                    !required,
-                    "ALEMBIC_TEST_REQUIRE_ALL=1 but MySQL is unreachable: {e}"
-                );
-                eprintln!("skipping: MySQL at {} is unreachable: {e}", url());
+                let masked = alembic_core::url::DatabaseUrl::parse(&server)
+                    .map_or_else(|_| "the configured URL".to_string(), |u| u.masked());
+                server_unreachable("MySQL", &masked, &e);
                 return None;
             }
         };
@@ -60,11 +61,11 @@ impl Database {
         admin
             .query_drop(format!("CREATE DATABASE {name}"))
             .expect("create database");
-        Some(Database { name })
+        Some(Database { name, server })
     }
 
     fn url(&self) -> String {
-        let base = url();
+        let base = &self.server;
         let root = base
             .rsplit_once('/')
             .map_or(base.as_str(), |(root, _)| root);
@@ -78,7 +79,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if let Ok(mut admin) = connect(&url()) {
+        if let Ok(mut admin) = connect(&self.server) {
             let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
         }
     }

@@ -118,3 +118,89 @@ pub fn history(conn: &Connection) -> Vec<(String, String)> {
 pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
+
+/// Whether `ALEMBIC_TEST_REQUIRE_ALL=1` (CI): no test may skip for want of a server.
+pub fn require_all() -> bool {
+    std::env::var("ALEMBIC_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// The team rule for a server suite's URL variable, decided without touching the process
+/// environment: a set URL is used; an unset (or empty) one skips the suite, unless every test
+/// is required to run, where it is an error saying what to set. There is no default URL: a
+/// suite must never test whatever server happens to listen on a default port.
+pub fn server_url_from(
+    var: &str,
+    value: Option<&str>,
+    require_all: bool,
+) -> Result<Option<String>, String> {
+    match value.map(str::trim) {
+        Some(url) if !url.is_empty() => Ok(Some(url.to_string())),
+        _ if require_all => Err(format!(
+            "ALEMBIC_TEST_REQUIRE_ALL=1 but {var} is not set: set it to the test server's URL"
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// A skip notice nobody can miss in the test output, once per suite and reason.
+///
+/// Written to the process's stderr directly: `eprintln!` inside a test is captured by the test
+/// harness and hidden when the test passes, which a skipping test does.
+pub fn loud_skip(what: &str, why: &str) {
+    use std::io::Write;
+    static SHOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let notice = format!("{what}: {why}");
+    if let Ok(mut shown) = SHOWN.lock() {
+        if shown.contains(&notice) {
+            return;
+        }
+        shown.push(notice.clone());
+    }
+    let bar = "!".repeat(78);
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n{bar}\n!!! SKIPPED: {notice}\n!!! These tests did NOT run. \
+         Set ALEMBIC_TEST_REQUIRE_ALL=1 to make this a failure.\n{bar}\n"
+    );
+}
+
+/// The URL of a server suite's database from `var`, or `None` (after a loud notice) when the
+/// suite skips. Panics when `ALEMBIC_TEST_REQUIRE_ALL=1` and the URL is unset.
+pub fn server_url(var: &str, server: &str) -> Option<String> {
+    let value = std::env::var(var).ok();
+    match server_url_from(var, value.as_deref(), require_all()) {
+        Ok(Some(url)) => Some(url),
+        Ok(None) => {
+            loud_skip(
+                &format!("the {server} tests"),
+                &format!("{var} is not set (e.g. in .ci/run)"),
+            );
+            None
+        }
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// An error and its causes, `: `-separated (client errors keep the reason in their causes).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(&format!(": {e}"));
+        cause = e.source();
+    }
+    text
+}
+
+/// A server suite's server did not answer at `masked_url`: a failure when every test is
+/// required to run, otherwise a loud skip.
+pub fn server_unreachable(server: &str, masked_url: &str, error: &dyn std::fmt::Display) {
+    assert!(
+        !require_all(),
+        "ALEMBIC_TEST_REQUIRE_ALL=1 but {server} at {masked_url} is unreachable: {error}"
+    );
+    loud_skip(
+        &format!("the {server} tests"),
+        &format!("{server} at {masked_url} is unreachable: {error}"),
+    );
+}
