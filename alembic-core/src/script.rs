@@ -158,7 +158,7 @@ pub(crate) struct HeaderLines {
 /// `path` is only used for [`Script::path`] and for error messages; the content is `bytes`.
 /// Returns every problem found in the file, in line order.
 pub fn parse_script(path: &Path, bytes: &[u8]) -> Result<Script, Vec<ScriptError>> {
-    parse_script_with_lines(path, bytes).map(|(script, _)| script)
+    parse_script_with_lines(path.to_path_buf(), bytes).map(|(script, _)| script)
 }
 
 /// What a line of the file is, as far as the structure of a script goes.
@@ -256,11 +256,30 @@ fn normalise_key(key: &str) -> String {
 }
 
 fn known_key(key: &str) -> Option<&'static str> {
+    // Every script has several header lines, so the usual case (an ASCII key) is compared in
+    // place, word by word. Other keys take the general path below, whose Unicode lowercasing
+    // this must not change (the Kelvin sign lowercases to an ASCII `k`).
+    if key.is_ascii() {
+        return HEADER_KEYS
+            .iter()
+            .copied()
+            .find(|k| same_words_ignore_ascii_case(key, k));
+    }
     let norm = normalise_key(key);
     HEADER_KEYS
         .iter()
         .copied()
         .find(|k| k.to_lowercase() == norm)
+}
+
+/// Whether `key` has the words of `known` (single-spaced), ignoring ASCII case and how much
+/// whitespace separates or surrounds them.
+fn same_words_ignore_ascii_case(key: &str, known: &str) -> bool {
+    let mut words = key.split_whitespace();
+    known
+        .split(' ')
+        .all(|k| words.next().is_some_and(|w| w.eq_ignore_ascii_case(k)))
+        && words.next().is_none()
 }
 
 /// The known key closest to a misspelt one, if it is close enough to be a plausible typo.
@@ -430,19 +449,41 @@ impl Header {
     }
 }
 
-/// Joins the lines of a section and trims the blank space around it.
-fn section_text(lines: &[&str]) -> String {
-    lines.join("\n").trim().to_string()
+/// Joins the lines of a section and trims the blank space around it. `lines` are consecutive
+/// lines of `text`, as [`split_lines`] cut them.
+fn section_text(text: &str, lines: &[&str]) -> String {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+        return String::new();
+    };
+    // With `\n` line endings the joined lines are the file's own text from the first line to
+    // the last: copy that span once instead of joining (every script has two sections).
+    let start = first.as_ptr() as usize - text.as_ptr() as usize;
+    let end = last.as_ptr() as usize - text.as_ptr() as usize + last.len();
+    match text.get(start..end) {
+        Some(span) if !span.contains('\r') => span.trim().to_string(),
+        _ => lines.join("\n").trim().to_string(),
+    }
+}
+
+/// Extends a section (a range of line indexes) by the line at `index`. A section's lines are
+/// consecutive in every script that parses; in one that does not, the sections are not used.
+fn extend_section(section: &mut Option<(usize, usize)>, index: usize) {
+    match section {
+        Some((_, end)) => *end = index + 1,
+        None => *section = Some((index, index + 1)),
+    }
 }
 
 /// [`parse_script`], also returning where each header field was, for
 /// [`crate::source::ScriptDirectory`]'s messages.
+///
+/// Takes the path by value: it becomes [`Script::path`] without a copy.
 pub(crate) fn parse_script_with_lines(
-    path: &Path,
+    path: PathBuf,
     bytes: &[u8],
 ) -> Result<(Script, HeaderLines), Vec<ScriptError>> {
     let mut errors = Errors {
-        path,
+        path: &path,
         list: Vec::new(),
     };
 
@@ -467,8 +508,8 @@ pub(crate) fn parse_script_with_lines(
     let mut header_lines = HeaderLines::default();
     let mut upgrade_at: Option<usize> = None;
     let mut downgrade_at: Option<usize> = None;
-    let mut upgrade: Vec<&str> = Vec::new();
-    let mut downgrade: Vec<&str> = Vec::new();
+    let mut upgrade: Option<(usize, usize)> = None;
+    let mut downgrade: Option<(usize, usize)> = None;
 
     // Phase of the scan: the header block, the gap up to `+upgrade`, then the sections.
     #[derive(PartialEq)]
@@ -608,8 +649,8 @@ pub(crate) fn parse_script_with_lines(
                 }
                 _ => {}
             },
-            Phase::Upgrade => upgrade.push(line),
-            Phase::Downgrade => downgrade.push(line),
+            Phase::Upgrade => extend_section(&mut upgrade, index),
+            Phase::Downgrade => extend_section(&mut downgrade, index),
         }
     }
 
@@ -622,7 +663,11 @@ pub(crate) fn parse_script_with_lines(
 
     match header.id {
         Some(id) if errors.list.is_empty() => {
-            let downgrade_sql = section_text(&downgrade);
+            let section = |range: Option<(usize, usize)>| match range {
+                Some((start, end)) => section_text(text, &lines[start..end]),
+                None => String::new(),
+            };
+            let downgrade_sql = section(downgrade);
             let script = Script {
                 revision: Revision {
                     id,
@@ -633,10 +678,10 @@ pub(crate) fn parse_script_with_lines(
                 message: header.message,
                 create_date: header.create_date,
                 transactional: header.transactional.unwrap_or(true),
-                upgrade_sql: section_text(&upgrade),
+                upgrade_sql: section(upgrade),
                 downgrade_sql: (!downgrade_sql.is_empty()).then_some(downgrade_sql),
                 checksum: Checksum::of_file_bytes(bytes),
-                path: path.to_path_buf(),
+                path,
                 id_line: header_lines.revision_id.unwrap_or(1),
             };
             Ok((script, header_lines))
