@@ -120,13 +120,18 @@ pub fn history(global: &GlobalOpts, args: &HistoryArgs, printer: &Printer) -> Cl
         printer.json(&Value::Array(views.iter().map(RevView::json).collect()));
         return Ok(());
     }
+    // One write for the whole list: stdout is line-buffered, and a system call per line was a
+    // tenth of `history`'s time at 10,000 revisions.
+    let mut text = String::new();
     for view in views {
-        printer.out(&if verbose {
+        text.push_str(&if verbose {
             view.entry()
         } else {
             view.line(LineStyle::HISTORY)
         });
+        text.push('\n');
     }
+    printer.out_raw(&text);
     Ok(())
 }
 
