@@ -22,9 +22,9 @@ use crate::Script;
 /// The scripts of a project and their revision graph.
 #[derive(Clone, Debug)]
 pub struct ScriptDirectory {
-    /// In map order (see the module documentation).
+    /// In map order (see the module documentation): a revision's index in the map is its
+    /// script's index here.
     scripts: Vec<Script>,
-    by_id: HashMap<String, usize>,
     map: RevisionMap,
 }
 
@@ -177,7 +177,9 @@ impl ScriptDirectory {
             if !seen_locations.insert(real_location) {
                 continue;
             }
-            for outcome in read_and_parse(files) {
+            let outcomes = read_and_parse(files);
+            parsed.reserve(outcomes.len());
+            for outcome in outcomes {
                 match outcome {
                     Ok(pair) => parsed.push(pair),
                     Err(file_errors) => {
@@ -203,7 +205,7 @@ impl ScriptDirectory {
     /// The script of revision `id` (a full id; prefixes and labels are resolved by
     /// [`crate::target`]).
     pub fn script(&self, id: &str) -> Option<&Script> {
-        self.by_id.get(id).map(|&i| &self.scripts[i])
+        self.map.index(id).map(|i| &self.scripts[i])
     }
 
     /// All scripts, in map order.
@@ -399,12 +401,25 @@ fn build(
     mut errors: Vec<SourceError>,
     any_script_failed: bool,
 ) -> Result<ScriptDirectory, SourceErrors> {
-    let mut scripts = Vec::with_capacity(parsed.len());
-    let mut lines = Vec::with_capacity(parsed.len());
-    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
-    for (script, header) in parsed {
+    // The usual case first, and cheaply: the graph checks ids for duplicates itself, and a
+    // valid map indexes the scripts as they are (same order), so no second index by id is
+    // built. Only when the graph has problems is the work redone below to locate them.
+    let (scripts, lines): (Vec<Script>, Vec<HeaderLines>) = parsed.into_iter().unzip();
+    let revisions = scripts.iter().map(|s| s.revision.clone()).collect();
+    let graph_errors = match RevisionMap::new(revisions) {
+        Ok(map) if errors.is_empty() => return Ok(ScriptDirectory { scripts, map }),
+        Ok(_) => return Err(SourceErrors(errors)),
+        Err(GraphErrors(graph_errors)) => graph_errors,
+    };
+
+    // Duplicate ids, with both files: the graph kept the first declaration of each id, as
+    // this does, and checked the rest on that graph.
+    let mut kept = Vec::with_capacity(scripts.len());
+    let mut kept_lines = Vec::with_capacity(lines.len());
+    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(scripts.len());
+    for (script, header) in scripts.into_iter().zip(lines) {
         if let Some(&first) = by_id.get(script.id()) {
-            let first: &Script = &scripts[first];
+            let first: &Script = &kept[first];
             errors.push(SourceError::DuplicateId {
                 id: script.id().to_string(),
                 first: Site {
@@ -418,46 +433,35 @@ fn build(
             });
             continue;
         }
-        by_id.insert(script.id().to_string(), scripts.len());
-        scripts.push(script);
-        lines.push(header);
+        by_id.insert(script.id().to_string(), kept.len());
+        kept.push(script);
+        kept_lines.push(header);
     }
 
-    let revisions = scripts.iter().map(|s| s.revision.clone()).collect();
-    let map = match RevisionMap::new(revisions) {
-        Ok(map) => Some(map),
-        Err(GraphErrors(graph_errors)) => {
-            let locate = Locator {
-                scripts: &scripts,
-                lines: &lines,
-                by_id: &by_id,
-            };
-            for error in graph_errors {
-                let missing = is_missing_reference(&error);
-                let mut error = locate.graph_error(error);
-                // A script that failed to parse may be the "missing" parent. The reference is
-                // still reported (every problem at once), with that possibility named, so the
-                // user fixes the broken file first rather than the reference.
-                if any_script_failed && missing {
-                    if let SourceError::Graph { advice, .. } = &mut error {
-                        *advice = "it may be defined by a script above that failed to parse: fix \
-                                   that first, else fix this reference";
-                    }
-                }
-                errors.push(error);
-            }
-            None
-        }
+    let locate = Locator {
+        scripts: &kept,
+        lines: &kept_lines,
+        by_id: &by_id,
     };
-
-    match map {
-        Some(map) if errors.is_empty() => Ok(ScriptDirectory {
-            scripts,
-            by_id,
-            map,
-        }),
-        _ => Err(SourceErrors(errors)),
+    for error in graph_errors {
+        // Reported above, with the files.
+        if matches!(error, GraphError::DuplicateId { .. }) {
+            continue;
+        }
+        let missing = is_missing_reference(&error);
+        let mut error = locate.graph_error(error);
+        // A script that failed to parse may be the "missing" parent. The reference is still
+        // reported (every problem at once), with that possibility named, so the user fixes the
+        // broken file first rather than the reference.
+        if any_script_failed && missing {
+            if let SourceError::Graph { advice, .. } = &mut error {
+                *advice = "it may be defined by a script above that failed to parse: fix that \
+                           first, else fix this reference";
+            }
+        }
+        errors.push(error);
     }
+    Err(SourceErrors(errors))
 }
 
 fn is_missing_reference(error: &GraphError) -> bool {
