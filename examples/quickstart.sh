@@ -19,7 +19,7 @@ fill() {
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-run() { printf '\n$ %s\n' "$*"; "$@"; }
+run() { printf '\n$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
 run cargo new --quiet --vcs none promptpilot
 cd promptpilot
