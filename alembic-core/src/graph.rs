@@ -327,8 +327,10 @@ impl RevisionMap {
             label_bits: Vec::new(),
             position: Vec::new(),
         };
-        map.normalize_dependencies();
-        map.inherit_labels();
+        // Both walks need the same order; `normalize_dependencies` does not change `down`.
+        let order = map.parents_first();
+        map.normalize_dependencies(&order);
+        map.inherit_labels(&order);
         map.position = map.positions();
         Ok(map)
     }
@@ -336,7 +338,7 @@ impl RevisionMap {
     /// A dependency that an ancestor (through `Revises`) already declares is implied, and
     /// dropped from the edges migrations are ordered and version rows are moved by. A dependency
     /// on a plain ancestor is kept, as Alembic keeps it.
-    fn normalize_dependencies(&mut self) {
+    fn normalize_dependencies(&mut self, order: &[usize]) {
         let n = self.nodes.len();
         // Bitsets over the distinct dependency targets: what some revision below (through
         // `Revises`) already depends on, computed parents first in one pass.
@@ -350,7 +352,7 @@ impl RevisionMap {
         let words = targets.len().div_ceil(64);
         let bit = |d: usize| targets.binary_search(&d).ok();
         let mut below = vec![0u64; n * words];
-        for i in self.parents_first() {
+        for &i in order {
             for &p in &self.nodes[i].down {
                 for w in 0..words {
                     below[i * words + w] |= below[p * words + w];
@@ -390,7 +392,7 @@ impl RevisionMap {
     ///
     /// Label sets are bitsets over the sorted distinct labels, computed in one pass up and one
     /// pass down the graph, so that many labels on a long history stay linear.
-    fn inherit_labels(&mut self) {
+    fn inherit_labels(&mut self, order: &[usize]) {
         let n = self.nodes.len();
         let mut names: Vec<String> = self.by_label.keys().cloned().collect();
         names.sort();
@@ -403,7 +405,6 @@ impl RevisionMap {
                 }
             }
         }
-        let order = self.parents_first();
         // A revision Alembic's walk passes through: not a merge point, at most one child.
         let plain: Vec<bool> = self
             .nodes
@@ -417,7 +418,7 @@ impl RevisionMap {
         }
         let mut bits = declared.clone();
         // Down the graph: every descendant gets the labels of its parents.
-        for &i in &order {
+        for &i in order {
             for &d in &self.nodes[i].down {
                 for w in 0..words {
                     bits[i * words + w] |= bits[d * words + w];

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::graph::{GraphError, GraphErrors, RevisionMap};
 use crate::script::{parse_script_with_lines, HeaderLines, ScriptError};
-use crate::Script;
+use crate::{Revision, Script};
 
 /// The scripts of a project and their revision graph.
 #[derive(Clone, Debug)]
@@ -185,6 +185,7 @@ impl ScriptDirectory {
     pub fn from_scripts(scripts: Vec<Script>) -> Result<ScriptDirectory, SourceErrors> {
         build(Loaded {
             lines: vec![HeaderLines::default(); scripts.len()],
+            revisions: scripts.iter().map(|s| s.revision.clone()).collect(),
             scripts,
             errors: Vec::new(),
             any_script_failed: false,
@@ -301,6 +302,8 @@ fn list_sql_files(location: &Path, errors: &mut Vec<SourceError>) -> Vec<PathBuf
 #[derive(Default)]
 struct Loaded {
     scripts: Vec<Script>,
+    /// The scripts' revisions, copied for the map by the thread that parsed them.
+    revisions: Vec<Revision>,
     lines: Vec<HeaderLines>,
     errors: Vec<SourceError>,
     /// Whether some file could not be read or parsed (its script is then missing).
@@ -311,6 +314,7 @@ impl Loaded {
     /// Adds what the files after these gave.
     fn append(&mut self, mut later: Loaded) {
         self.scripts.append(&mut later.scripts);
+        self.revisions.append(&mut later.revisions);
         self.lines.append(&mut later.lines);
         self.errors.append(&mut later.errors);
         self.any_script_failed |= later.any_script_failed;
@@ -365,6 +369,7 @@ fn read_and_parse(mut files: Vec<PathBuf>) -> Loaded {
 fn read_and_parse_chunk(files: Vec<PathBuf>) -> Loaded {
     let mut loaded = Loaded {
         scripts: Vec::with_capacity(files.len()),
+        revisions: Vec::with_capacity(files.len()),
         lines: Vec::with_capacity(files.len()),
         ..Loaded::default()
     };
@@ -385,6 +390,7 @@ fn read_and_parse_chunk(files: Vec<PathBuf>) -> Loaded {
         };
         match parse_script_with_lines(file, &buffer[..len]) {
             Ok((script, header)) => {
+                loaded.revisions.push(script.revision.clone());
                 loaded.scripts.push(script);
                 loaded.lines.push(header);
             }
@@ -425,6 +431,7 @@ fn read_into(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<usize> {
 fn build(loaded: Loaded) -> Result<ScriptDirectory, SourceErrors> {
     let Loaded {
         scripts,
+        revisions,
         lines,
         mut errors,
         any_script_failed,
@@ -432,7 +439,6 @@ fn build(loaded: Loaded) -> Result<ScriptDirectory, SourceErrors> {
     // The usual case first, and cheaply: the graph checks ids for duplicates itself, and a
     // valid map indexes the scripts as they are (same order), so no second index by id is
     // built. Only when the graph has problems is the work redone below to locate them.
-    let revisions = scripts.iter().map(|s| s.revision.clone()).collect();
     let graph_errors = match RevisionMap::new(revisions) {
         Ok(map) if errors.is_empty() => return Ok(ScriptDirectory { scripts, map }),
         Ok(_) => return Err(SourceErrors(errors)),
