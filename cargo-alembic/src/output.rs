@@ -137,6 +137,16 @@ impl LineStyle {
     };
 }
 
+/// Appends `items` separated by `, `.
+fn push_joined(text: &mut String, items: &[impl AsRef<str>]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(item.as_ref());
+    }
+}
+
 /// One revision with the graph facts Alembic's formats need.
 pub struct RevView<'a> {
     pub script: &'a Script,
@@ -206,17 +216,28 @@ impl<'a> RevView<'a> {
 
     /// One line, as Alembic's `_head_only` (non-verbose `cmd_format`).
     pub fn line(&self, style: LineStyle) -> String {
-        let mut text = self.id().to_string();
+        // Built in one buffer: `history` writes one of these per revision.
+        let mut text = String::with_capacity(96);
         if style.include_parents {
-            let deps = &self.script.revision.depends_on;
-            text = if deps.is_empty() {
-                format!("{} -> {text}", self.down_text())
+            let down = &self.script.revision.down_revisions;
+            if down.is_empty() {
+                text.push_str("<base>");
             } else {
-                format!("{} ({}) -> {text}", self.down_text(), deps.join(", "))
-            };
+                push_joined(&mut text, down);
+            }
+            let deps = &self.script.revision.depends_on;
+            if !deps.is_empty() {
+                text.push_str(" (");
+                push_joined(&mut text, deps);
+                text.push(')');
+            }
+            text.push_str(" -> ");
         }
+        text.push_str(self.id());
         if style.include_branches && !self.labels.is_empty() {
-            text.push_str(&format!(" ({})", self.labels.join(", ")));
+            text.push_str(" (");
+            push_joined(&mut text, &self.labels);
+            text.push(')');
         }
         if self.is_real_head() {
             text.push_str(" (head)");
@@ -235,7 +256,8 @@ impl<'a> RevView<'a> {
             }
         }
         if style.include_doc {
-            text.push_str(&format!(", {}", self.script.message));
+            text.push_str(", ");
+            text.push_str(&self.script.message);
         }
         text
     }
