@@ -149,16 +149,31 @@ pub fn quote_ident(dialect: Dialect, name: &str) -> String {
 /// `standard_conforming_strings`) and SQLite only need the quote doubled.
 pub fn quote_literal(dialect: Dialect, value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('\'');
-    for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' if dialect == Dialect::Mysql => out.push_str("\\\\"),
-            _ => out.push(c),
-        }
-    }
-    out.push('\'');
+    push_literal(&mut out, dialect, value);
     out
+}
+
+/// [`quote_literal`] appended to `out`. Copies the runs between characters that need escaping
+/// whole: `--sql` quotes every revision's downgrade SQL into its history row, megabytes at
+/// 10,000 revisions.
+pub fn push_literal(out: &mut String, dialect: Dialect, value: &str) {
+    let escapes_backslash = dialect == Dialect::Mysql;
+    out.reserve(value.len() + 2);
+    out.push('\'');
+    let mut run_start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        // Both are ASCII, so `i` is always a char boundary.
+        let escaped = match b {
+            b'\'' => "''",
+            b'\\' if escapes_backslash => "\\\\",
+            _ => continue,
+        };
+        out.push_str(&value[run_start..i]);
+        out.push_str(escaped);
+        run_start = i + 1;
+    }
+    out.push_str(&value[run_start..]);
+    out.push('\'');
 }
 
 /// The `n`th (1-based) bound-parameter marker.
@@ -440,6 +455,10 @@ mod tests {
         assert_eq!(quote_literal(Dialect::Sqlite, "it's"), "'it''s'");
         assert_eq!(quote_literal(Dialect::Postgres, "a\\b"), "'a\\b'");
         assert_eq!(quote_literal(Dialect::Mysql, "a\\b'"), "'a\\\\b'''");
+        // Escapes at both ends, runs of non-ASCII text between them, nothing at all.
+        assert_eq!(quote_literal(Dialect::Sqlite, "'é''x'"), "'''é''''x'''");
+        assert_eq!(quote_literal(Dialect::Mysql, "\\ü\\"), "'\\\\ü\\\\'");
+        assert_eq!(quote_literal(Dialect::Postgres, ""), "''");
     }
 
     #[test]

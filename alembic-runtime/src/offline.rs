@@ -14,7 +14,7 @@ use alembic_core::source::ScriptDirectory;
 use alembic_core::url::Dialect;
 use alembic_core::Script;
 
-use crate::dialect::{self, quote_literal, Tables};
+use crate::dialect::{self, push_literal, quote_literal, Tables};
 use crate::error::RunError;
 use crate::executor::{check_plan, history_rows, Context};
 use crate::history::{ChainedChecksums, HistoryRow};
@@ -185,20 +185,34 @@ fn version_statement(tables: &Tables, change: &VersionChange) -> String {
 /// A history row with literal values; the time is the database's clock when the script runs.
 fn history_insert(tables: &Tables, row: &HistoryRow) -> String {
     let d = tables.dialect;
-    let text = |v: &Option<String>| match v {
-        Some(s) => quote_literal(d, s),
-        None => "NULL".to_string(),
+    // Built in place rather than with format!: one of these per revision, each holding the
+    // revision's downgrade SQL.
+    let mut sql = String::with_capacity(
+        256 + row
+            .downgrade_sql
+            .as_ref()
+            .map_or(0, |s| s.len() + s.len() / 16),
+    );
+    sql.push_str("INSERT INTO ");
+    sql.push_str(&tables.history_sql());
+    sql.push_str(" (");
+    sql.push_str(&dialect::HISTORY_COLUMNS.join(", "));
+    sql.push_str(") VALUES (");
+    let text = |sql: &mut String, v: Option<&str>| {
+        match v {
+            Some(s) => push_literal(sql, d, s),
+            None => sql.push_str("NULL"),
+        }
+        sql.push_str(", ");
     };
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}, {}, {}, {}, {}, {}, NULL, {})",
-        tables.history_sql(),
-        dialect::HISTORY_COLUMNS.join(", "),
-        quote_literal(d, &row.revision),
-        quote_literal(d, row.operation.as_str()),
-        text(&row.checksum),
-        text(&row.chained_checksum),
-        text(&row.downgrade_sql),
-        dialect::now_utc_text(d),
-        quote_literal(d, &row.tool)
-    )
+    text(&mut sql, Some(&row.revision));
+    text(&mut sql, Some(row.operation.as_str()));
+    text(&mut sql, row.checksum.as_deref());
+    text(&mut sql, row.chained_checksum.as_deref());
+    text(&mut sql, row.downgrade_sql.as_deref());
+    sql.push_str(&dialect::now_utc_text(d));
+    sql.push_str(", NULL, ");
+    push_literal(&mut sql, d, &row.tool);
+    sql.push(')');
+    sql
 }
