@@ -210,7 +210,7 @@ fn history_insert(tables: &Tables, row: &HistoryRow) -> String {
     text(&mut sql, row.checksum.as_deref());
     text(&mut sql, row.chained_checksum.as_deref());
     text(&mut sql, row.downgrade_sql.as_deref());
-    sql.push_str(&dialect::now_utc_text(d));
+    sql.push_str(dialect::now_utc_text(d));
     sql.push_str(", NULL, ");
     push_literal(&mut sql, d, &row.tool);
     sql.push(')');
