@@ -104,8 +104,10 @@ pub enum RunError {
     /// An applied script was edited: its checksum differs from the one recorded when it ran.
     #[error(
         "revision {} ({}) changed after it was applied: the database recorded checksum {}, \
-         the script now has {}; revert the edit and make the change in a new revision (or turn \
-         checksum verification off)",
+         the script now has {}; revert the edit and make the change in a new revision, or, if \
+         the edit changes nothing the database holds (a comment, formatting), record the script \
+         as it is now by stamping the database to that revision and back (`stamp` runs no \
+         SQL)",
         .0.revision,
         .0.path.display(),
         .0.recorded,
