@@ -716,36 +716,27 @@ impl RevisionMap {
     /// Membership vector of `starts` and everything below them. With `deps`, `Depends On` edges
     /// count; without, only `Revises`.
     pub(crate) fn ancestor_set(&self, starts: &[usize], deps: bool) -> Vec<bool> {
-        let mut seen = vec![false; self.len()];
-        let mut stack: Vec<usize> = starts.to_vec();
-        while let Some(r) = stack.pop() {
-            if std::mem::replace(&mut seen[r], true) {
-                continue;
-            }
-            let node = &self.nodes[r];
-            stack.extend(
-                if deps { &node.norm_down } else { &node.down }
-                    .iter()
-                    .copied(),
-            );
-        }
-        seen
+        self.reachable(starts, |n| if deps { &n.norm_down } else { &n.down })
     }
 
     /// Membership vector of `starts` and everything above them.
     pub(crate) fn descendant_set(&self, starts: &[usize], deps: bool) -> Vec<bool> {
+        self.reachable(starts, |n| if deps { &n.all_next } else { &n.next })
+    }
+
+    /// Membership vector of `starts` and everything reachable from them along `edges`.
+    fn reachable<'a>(
+        &'a self,
+        starts: &[usize],
+        edges: impl Fn(&'a Node) -> &'a [usize],
+    ) -> Vec<bool> {
         let mut seen = vec![false; self.len()];
         let mut stack: Vec<usize> = starts.to_vec();
         while let Some(r) = stack.pop() {
             if std::mem::replace(&mut seen[r], true) {
                 continue;
             }
-            let node = &self.nodes[r];
-            stack.extend(
-                if deps { &node.all_next } else { &node.next }
-                    .iter()
-                    .copied(),
-            );
+            stack.extend(edges(&self.nodes[r]).iter().copied());
         }
         seen
     }
