@@ -23,7 +23,7 @@ use alembic_core::config::{Config, ConfigError};
 use alembic_core::source::{ScriptDirectory, SourceErrors};
 
 /// Why the migrations could not be embedded. Each variant names the file at fault.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum EmbedError {
     /// `CARGO_MANIFEST_DIR` is unset: `embed` was called outside a build script.
@@ -38,6 +38,14 @@ pub enum EmbedError {
     /// Every problem of every script, one per line.
     #[error("the migration scripts have {count} problem(s):\n{errors}", count = .0.len(), errors = .0)]
     Scripts(SourceErrors),
+}
+
+/// `Debug` is the message itself: a build script ends in `embed().expect(...)`, which prints
+/// the error with `Debug`, and the user should read file:line problems, not a struct dump.
+impl std::fmt::Debug for EmbedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Checks the package's migrations (see the crate docs) and emits `cargo:rerun-if-changed`.
@@ -184,6 +192,16 @@ mod tests {
         std::fs::write(dir.path().join("db/versions/a.sql"), script("a", "")).expect("write");
         let scripts = check(dir.path()).result.expect("valid");
         assert_eq!(scripts.scripts()[0].revision.id, "a");
+    }
+
+    #[test]
+    fn debug_reads_as_the_message_for_expect() {
+        let dir = package(Some("[alembic]\n"), "");
+        let versions = dir.path().join("migrations/versions");
+        std::fs::write(versions.join("a.sql"), script("a", "nothere")).expect("write");
+        let err = check(dir.path()).result.expect_err("bad parent");
+        assert_eq!(format!("{err:?}"), err.to_string());
+        assert!(format!("{err:?}").contains("a.sql:4"), "{err:?}");
     }
 
     #[test]
