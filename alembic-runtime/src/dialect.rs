@@ -368,13 +368,41 @@ impl Tables {
         "COALESCE(CASE WHEN operation IN ('upgrade', 'stamp') THEN chained_checksum END, '')"
     }
 
+    /// The rows that moved the version table: upgrades, downgrades and stamps. The markers of
+    /// a failed non-transactional revision and of its resolution (see `dirty.rs`) say nothing
+    /// about what is applied, so chains skip them.
+    fn moves_versions() -> &'static str {
+        "operation IN ('upgrade', 'downgrade', 'stamp')"
+    }
+
     /// One revision's latest applied chain (see `applied_chain_expr`); parameter: the id.
     pub fn select_latest_chain(&self) -> String {
         format!(
-            "SELECT {} FROM {} WHERE revision = {} ORDER BY id DESC LIMIT 1",
+            "SELECT {} FROM {} WHERE revision = {} AND {} ORDER BY id DESC LIMIT 1",
             Self::applied_chain_expr(),
             self.history_sql(),
-            placeholder(self.dialect, 1)
+            placeholder(self.dialect, 1),
+            Self::moves_versions()
+        )
+    }
+
+    /// The latest history row as `revision checksum-or-'-' applied_at operation` (the
+    /// operation last: a failure marker's text has a space), or no row: what tells whether the
+    /// database is dirty, read with one indexed lookup.
+    pub fn select_latest_history(&self) -> String {
+        let parts = [
+            "revision",
+            "COALESCE(checksum, '-')",
+            "applied_at",
+            "operation",
+        ];
+        let line = match self.dialect {
+            Dialect::Mysql => format!("CONCAT_WS(' ', {})", parts.join(", ")),
+            Dialect::Sqlite | Dialect::Postgres => parts.join(" || ' ' || "),
+        };
+        format!(
+            "SELECT {line} FROM {} ORDER BY id DESC LIMIT 1",
+            self.history_sql()
         )
     }
 
@@ -387,7 +415,11 @@ impl Tables {
                 format!("revision || ' ' || {}", Self::applied_chain_expr())
             }
         };
-        format!("SELECT {line} FROM {} ORDER BY id", self.history_sql())
+        format!(
+            "SELECT {line} FROM {} WHERE {} ORDER BY id",
+            self.history_sql(),
+            Self::moves_versions()
+        )
     }
 
     /// Parameters in `HISTORY_COLUMNS` order.

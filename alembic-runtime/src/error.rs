@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::backend::{BackendError, VersionRowError};
+use crate::dirty::Dirty;
 use crate::history::Operation;
 use crate::report::Report;
 use crate::verify::Mismatch;
@@ -60,9 +61,15 @@ pub enum RunError {
     #[error(
         "{operation} of revision {revision} ({}) failed: {cause}; {}{}",
         path.display(),
-        if *half_applied {
+        if *half_applied && *marked_dirty {
+            "it ran outside a transaction and may be half-applied: the version table does not \
+             claim it, and the database is marked dirty, so the next run refuses to start until \
+             you check the schema and then stamp the database to where it really is, or change \
+             the script to finish the job"
+        } else if *half_applied {
             "it ran outside a transaction and may be half-applied: check the database before \
-             running it again; the version table does not claim it"
+             running it again; the version table does not claim it (recording the failure \
+             failed too, see the log)"
         } else {
             "its changes were rolled back and the version table does not claim it"
         },
@@ -75,6 +82,8 @@ pub enum RunError {
         /// The SQL ran outside a transaction (a `Transactional: false` revision, or a database
         /// without transactional DDL), so part of it may have taken effect.
         half_applied: bool,
+        /// The failure was recorded (see [`Dirty`]): the next upgrade or downgrade refuses.
+        marked_dirty: bool,
         cause: BackendError,
         /// What committed before the failure.
         applied: Report,
@@ -115,6 +124,12 @@ pub enum RunError {
     )]
     ChecksumMismatch(Box<Mismatch>),
 
+    /// The last run failed in a revision that ran outside a transaction, and the database
+    /// has not been brought back in line: an upgrade or downgrade now could build on a
+    /// half-applied schema. Reads still work.
+    #[error("{}", dirty_message(.0))]
+    Dirty(Box<Dirty>),
+
     /// Any other database error (creating the tables, reading the heads, committing).
     #[error("{doing} failed: {cause}")]
     Database {
@@ -122,6 +137,22 @@ pub enum RunError {
         cause: BackendError,
         applied: Report,
     },
+}
+
+fn dirty_message(d: &Dirty) -> String {
+    let (none, all) = d.stamp_targets();
+    let script = match &d.path {
+        Some(path) => format!(" ({})", path.display()),
+        None => String::new(),
+    };
+    format!(
+        "the database is dirty: {} of revision {}{script} failed at {} outside a transaction \
+         and may be half-applied; inspect the schema, then either stamp the database to where \
+         it really is (`cargo alembic stamp {none}` if none of it took effect, `cargo alembic \
+         stamp {all}` if all of it did), or fix the script and run again (a script whose \
+         checksum differs from the failed one's is run again)",
+        d.operation, d.revision, d.failed_at
+    )
 }
 
 /// `" (committed before it: upgrade a, upgrade b)"`, or nothing when nothing committed.
@@ -159,6 +190,7 @@ impl RunError {
             | RunError::Migration { revision, .. }
             | RunError::VersionTable { revision, .. } => Some(revision),
             RunError::ChecksumMismatch(m) => Some(&m.revision),
+            RunError::Dirty(d) => Some(&d.revision),
             RunError::UnknownDatabaseRevision { revisions, .. } => {
                 revisions.first().map(String::as_str)
             }

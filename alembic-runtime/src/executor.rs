@@ -21,6 +21,7 @@ use alembic_core::Script;
 
 use crate::backend::{Backend, BackendError};
 use crate::dialect::Tables;
+use crate::dirty;
 use crate::error::RunError;
 use crate::history::{now_utc_text, recorded_chains, ChainedChecksums, HistoryRow, Operation};
 use crate::options::RunOptions;
@@ -159,11 +160,14 @@ pub(crate) fn run_plan(
             };
             if let Err(cause) = backend.execute_batch(sql) {
                 rollback_quietly(backend);
+                let marked_dirty =
+                    outside && mark_dirty(backend, ctx, script, operation(step), started);
                 return Err(RunError::Migration {
                     revision: script.revision.id.clone(),
                     path: script.path.clone(),
                     operation: operation(step),
                     half_applied: outside,
+                    marked_dirty,
                     cause,
                     applied: run.committed,
                 });
@@ -176,6 +180,10 @@ pub(crate) fn run_plan(
         for change in &step.version_changes {
             if let Err(cause) = backend.apply_version_change(&ctx.tables, change) {
                 rollback_quietly(backend);
+                if let (true, Some(script)) = (outside, script) {
+                    // Its SQL committed but the version table does not say so.
+                    mark_dirty(backend, ctx, script, operation(step), started);
+                }
                 return Err(RunError::VersionTable {
                     revision: step_name(step),
                     operation: operation(step),
@@ -268,6 +276,37 @@ impl Run {
                     applied: self.committed.clone(),
                 })
             }
+        }
+    }
+}
+
+/// Records a failed non-transactional revision (see `dirty.rs`) so that the next run
+/// refuses; returns whether that worked. A failure to record it is logged: the migration's
+/// error is what the user needs to see, and it says the revision may be half-applied.
+fn mark_dirty(
+    backend: &mut dyn Backend,
+    ctx: &Context<'_>,
+    script: &Script,
+    operation: Operation,
+    started: Instant,
+) -> bool {
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match dirty::mark(
+        backend,
+        &ctx.tables,
+        script,
+        operation,
+        duration_ms,
+        &ctx.options.tool,
+    ) {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!(
+                "could not mark the database dirty after {operation} of {} failed: {e}; \
+                 check the database before running again",
+                script.revision.id
+            );
+            false
         }
     }
 }

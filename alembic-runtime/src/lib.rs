@@ -45,6 +45,7 @@
 
 pub mod backend;
 mod dialect;
+pub mod dirty;
 pub mod error;
 mod executor;
 pub mod history;
@@ -63,6 +64,7 @@ pub mod verify;
 
 pub use backend::{Backend, BackendError, LockGuard, SqlValue, TablesState, VersionRowError};
 pub use dialect::Tables;
+pub use dirty::Dirty;
 pub use error::RunError;
 pub use history::{ChainedChecksums, HistoryRow, Operation};
 pub use migrator::Migrator;

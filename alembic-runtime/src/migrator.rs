@@ -6,8 +6,9 @@ use alembic_core::source::ScriptDirectory;
 use alembic_core::url::Dialect;
 use alembic_core::RevisionMap;
 
-use crate::backend::{Backend, LockGuard};
+use crate::backend::{Backend, BackendError, LockGuard};
 use crate::dialect::Tables;
+use crate::dirty::{self, Dirty};
 use crate::error::RunError;
 use crate::executor::{self, database, Context};
 use crate::options::RunOptions;
@@ -68,6 +69,27 @@ impl<'s> Migrator<'s> {
             .read_heads(&ctx.tables)
             .map_err(|cause| database("reading the version table", cause))?;
         verify_heads(backend, &ctx, &heads)
+    }
+
+    /// Whether a revision that ran outside a transaction failed and the database was not
+    /// brought back in line since (see [`Dirty`]); `None` when it is clean. Reads only: takes
+    /// no lock and creates nothing.
+    pub fn dirty(&self, backend: &mut dyn Backend) -> Result<Option<Dirty>, RunError> {
+        let tables = Tables::new(backend.dialect(), &self.options);
+        self.read_dirty(backend, &tables)
+            .map_err(|cause| database("reading the latest history row", cause))
+    }
+
+    fn read_dirty(
+        &self,
+        backend: &mut dyn Backend,
+        tables: &Tables,
+    ) -> Result<Option<Dirty>, BackendError> {
+        dirty::read(backend, tables, |id| {
+            self.scripts
+                .script(id)
+                .map(|s| (s.path.clone(), s.revision.down_revisions.clone()))
+        })
     }
 
     /// Upgrades to `target` (`head`, `heads`, an id, `+2`, `label@head`, ...).
@@ -178,6 +200,44 @@ impl<'s> Migrator<'s> {
                 revisions: unknown,
                 locations: executor::locations(self.scripts),
             });
+        }
+
+        let dirty = self
+            .read_dirty(guard, &ctx.tables)
+            .map_err(|cause| database("reading the latest history row", cause))?;
+        if let Some(dirty) = dirty {
+            match mode {
+                Mode::Stamp { .. } => {
+                    // Stamping is how the user says where the database really is. The
+                    // resolution commits with the stamp (DML is transactional on MySQL too).
+                    if !guard.in_transaction() {
+                        guard
+                            .begin()
+                            .map_err(|cause| database("beginning a transaction", cause))?;
+                    }
+                    dirty::resolve(guard, &ctx.tables, &dirty, &self.options.tool)
+                        .map_err(|cause| database("clearing the dirty state", cause))?;
+                    log::info!(
+                        "cleared the dirty state left by the failed {} of {}",
+                        dirty.operation,
+                        dirty.revision
+                    );
+                }
+                Mode::Migrate => {
+                    let current = self
+                        .scripts
+                        .script(&dirty.revision)
+                        .map(|s| s.checksum.to_hex());
+                    if current.is_none() || current == dirty.checksum {
+                        return Err(RunError::Dirty(Box::new(dirty)));
+                    }
+                    log::info!(
+                        "revision {} failed at {} and its script has changed since: running again",
+                        dirty.revision,
+                        dirty.failed_at
+                    );
+                }
+            }
         }
 
         if mode == Mode::Migrate && self.options.verify_checksums {
