@@ -5,7 +5,7 @@
 
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
-use alembic_runtime::Migrator;
+use alembic_runtime::{Migrator, RunError};
 
 use crate::args::GlobalOpts;
 use crate::error::{CliError, CliResult};
@@ -56,6 +56,15 @@ pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
             ),
             "check out the code that has their scripts (is this checkout older than the database?)",
         ));
+    }
+    // A failed non-transactional revision left the database dirty: upgrades refuse until it
+    // is resolved, so it is not "up to date" whatever its version table says.
+    let migrator = Migrator::new(&scripts, project.run_options());
+    if let Some(dirty) = project
+        .connect()?
+        .with_backend(|backend| migrator.dirty(backend))?
+    {
+        return Err(RunError::Dirty(Box::new(dirty)).into());
     }
     verify_checksums(&project, &scripts, &current)?;
     let steps = pending(&scripts, &current)?;
