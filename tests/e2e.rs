@@ -1776,6 +1776,13 @@ fn server_walkthrough(db: &ServerDb, transactional_ddl: bool) {
             "MySQL: the failure says d4 may be half-applied (SPEC section 8):\n{}",
             r.stderr
         );
+        // The database is dirty until someone says where it is: the next run refuses.
+        let again = p.run(&["--url", url, "downgrade", "base"]);
+        again.expect_clean_failure("a dirty database refuses the next run");
+        again
+            .stderr_has("dirty", "the refusal")
+            .stderr_has("stamp c3", "the refusal");
+        p.ok(&["--url", url, "stamp", "c3"]);
     }
     // without the broken revision, all the way down from wherever the failure left it
     fs::remove_file(p.versions().join("d4_rev.sql")).expect("remove d4");

@@ -161,6 +161,51 @@ fn a_failed_non_transactional_revision_on_sqlite_marks_the_database_dirty() {
 }
 
 #[test]
+fn a_failed_non_transactional_downgrade_marks_the_database_dirty_the_other_way_round() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    let mut list = five_scripts();
+    list[2].downgrade_sql = Some("DROP TABLE t3;\nDROP TABLE no_such_table;".into());
+    list[2].transactional = false;
+    let scripts = directory(list);
+    let migrator = Migrator::new(&scripts, options());
+    let mut backend = SqliteBackend::new(&mut conn);
+    migrator.upgrade(&mut backend, "head").expect("upgrade");
+    match migrator.downgrade(&mut backend, "base") {
+        Err(RunError::Migration {
+            revision,
+            marked_dirty,
+            ..
+        }) => assert!(revision == "r3" && marked_dirty),
+        other => panic!("expected r3's downgrade to fail, got {other:?}"),
+    }
+    assert_eq!(heads_of(&mut backend, &scripts), ["r3"]);
+    let dirty = migrator.dirty(&mut backend).expect("read").expect("dirty");
+    assert_eq!(dirty.operation, Operation::Downgrade);
+    // Undone entirely: stamp r2; not at all: stamp r3.
+    assert_eq!(dirty.stamp_targets(), ("r3".to_string(), "r2".to_string()));
+    let refusal = migrator
+        .upgrade(&mut backend, "head")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        refusal.contains("downgrade of revision r3") && refusal.contains("cargo alembic stamp r2"),
+        "{refusal}"
+    );
+    // Verification ignores the marker: r3's applied record still verifies.
+    migrator.verify(&mut backend).expect("verify");
+    migrator
+        .stamp(&mut backend, &strings(&["r2"]), false)
+        .expect("stamp r2: its table is gone");
+    assert_eq!(migrator.dirty(&mut backend).expect("read"), None);
+    migrator
+        .downgrade(&mut backend, "base")
+        .expect("the rest downgrades");
+    drop(backend);
+    assert!(user_tables(&conn).is_empty());
+}
+
+#[test]
 fn a_transactional_failure_does_not_mark_the_database_dirty() {
     let db = new_db();
     let mut conn = open(&db.path);

@@ -5,6 +5,7 @@
 
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
+use alembic_core::url::SqliteTarget;
 use alembic_runtime::{Migrator, RunError};
 
 use crate::args::GlobalOpts;
@@ -59,12 +60,19 @@ pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
     }
     // A failed non-transactional revision left the database dirty: upgrades refuse until it
     // is resolved, so it is not "up to date" whatever its version table says.
-    let migrator = Migrator::new(&scripts, project.run_options());
-    if let Some(dirty) = project
-        .connect()?
-        .with_backend(|backend| migrator.dirty(backend))?
-    {
-        return Err(RunError::Dirty(Box::new(dirty)).into());
+    // A SQLite file that does not exist is clean, and a read command must not create it.
+    let missing_file = matches!(
+        project.sqlite_target(project.require_url()?),
+        Some(SqliteTarget::File(path)) if !path.exists()
+    );
+    if !missing_file {
+        let migrator = Migrator::new(&scripts, project.run_options());
+        if let Some(dirty) = project
+            .connect()?
+            .with_backend(|backend| migrator.dirty(backend))?
+        {
+            return Err(RunError::Dirty(Box::new(dirty)).into());
+        }
     }
     verify_checksums(&project, &scripts, &current)?;
     let steps = pending(&scripts, &current)?;
