@@ -22,6 +22,9 @@ use crate::backend::{lock_hash, with_causes, Backend, BackendError, SqlValue};
 use crate::dialect::{placeholder, Tables};
 use crate::split::split_statements;
 
+/// The `application_name` of the sessions this backend opens, unless the URL names one.
+const APPLICATION_NAME: &str = "alembic-runtime";
+
 enum Conn<'c> {
     Borrowed(&'c mut Client),
     Owned(Box<Client>),
@@ -66,7 +69,11 @@ impl<'c> PostgresBackend<'c> {
 impl PostgresBackend<'static> {
     /// Connects to `url` (`postgresql://user:password@host:port/database`), without TLS.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
-        let client = Client::connect(url, NoTls).map_err(err)?;
+        let mut config: postgres::Config = url.parse().map_err(err)?;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        let client = config.connect(NoTls).map_err(err)?;
         Ok(PostgresBackend {
             client: Conn::Owned(Box::new(client)),
             in_transaction: false,
@@ -98,6 +105,11 @@ impl PostgresBackend<'static> {
         if let Some(database) = url.database() {
             config.dbname(database);
         }
+        // Named, so that a process waiting for the run lock can say who holds it.
+        config.application_name(
+            url.query_param("application_name")
+                .unwrap_or(APPLICATION_NAME),
+        );
         let client = config.connect(NoTls).map_err(|e| {
             let inner = err(e);
             BackendError::msg(format!("cannot connect to {}: {inner}", url.masked()))
@@ -164,6 +176,56 @@ fn bind(params: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
+impl PostgresBackend<'_> {
+    /// Who holds the advisory lock `key` and since when, for the timeout's message: the
+    /// session from `pg_stat_activity` (pid, application, user, address, connection time and
+    /// current state). A bigint advisory key shows in `pg_locks` as its high and low halves
+    /// (classid, objid) with objsubid 1. Never fails: a lookup error is said in the text.
+    fn lock_holder(&mut self, key: i64) -> String {
+        let bits = u64::from_ne_bytes(key.to_ne_bytes());
+        let high = i64::from(u32::try_from(bits >> 32).unwrap_or(u32::MAX));
+        let low = i64::from(u32::try_from(bits & 0xffff_ffff).unwrap_or(u32::MAX));
+        let query =
+            "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), \
+                    coalesce(host(a.client_addr), 'local socket'), \
+                    to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), \
+                    extract(epoch FROM now() - a.backend_start)::bigint, \
+                    coalesce(a.state, ''), \
+                    coalesce(extract(epoch FROM now() - a.state_change)::bigint, 0) \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid::bigint = $1 AND l.objid::bigint = $2 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        let rows = match self.client().query(query, &[&high, &low]) {
+            Ok(rows) => rows,
+            Err(e) => return format!("another session (cannot tell which: {})", err(e)),
+        };
+        let Some(row) = rows.first() else {
+            return "another session (it released the lock as we looked)".to_string();
+        };
+        let described = (|| -> Result<String, postgres::Error> {
+            let pid: i32 = row.try_get(0)?;
+            let application: String = row.try_get(1)?;
+            let user: String = row.try_get(2)?;
+            let address: String = row.try_get(3)?;
+            let since: String = row.try_get(4)?;
+            let age: i64 = row.try_get(5)?;
+            let state: String = row.try_get(6)?;
+            let state_age: i64 = row.try_get(7)?;
+            let application = if application.is_empty() {
+                "no application_name".to_string()
+            } else {
+                format!("application \"{application}\"")
+            };
+            Ok(format!(
+                "PostgreSQL session pid {pid} ({application}, user {user}, from {address}), \
+                 connected since {since} ({age} s ago), {state} for {state_age} s"
+            ))
+        })();
+        described.unwrap_or_else(|e| format!("another session (cannot tell which: {})", err(e)))
+    }
+}
+
 impl Backend for PostgresBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -197,11 +259,12 @@ impl Backend for PostgresBackend<'_> {
             }
             if let Some(limit) = self.lock_timeout {
                 if started.elapsed() >= limit {
+                    let holder = self.lock_holder(key);
                     return Err(BackendError::msg(format!(
-                        "another process held the migration lock of {schema}.{} for more than \
-                         {} s",
+                        "the migration lock of {schema}.{} is held by {holder}; gave up after \
+                         waiting {} s",
                         tables.version,
-                        limit.as_secs()
+                        limit.as_secs_f64()
                     )));
                 }
             }

@@ -140,10 +140,22 @@ impl Backend for SqliteBackend<'_> {
         if let Some(path) = lock_file(self.connection()) {
             match Connection::open(&path) {
                 Ok(lock) => {
+                    // SQLite cannot tell which process holds a file lock: name the file, so
+                    // that `fuser`/`lsof` can.
+                    let held = |e: rusqlite::Error| {
+                        BackendError::new(
+                            format!(
+                                "the migration lock file {} is held by another process \
+                                 migrating this database (waited {timeout}): {e}",
+                                path.display()
+                            ),
+                            e,
+                        )
+                    };
                     let taken = lock
                         .busy_timeout(self.busy_timeout)
                         .map_err(err)
-                        .and_then(|()| lock.execute_batch("BEGIN IMMEDIATE").map_err(waited));
+                        .and_then(|()| lock.execute_batch("BEGIN IMMEDIATE").map_err(held));
                     if let Err(e) = taken {
                         let _ = self.unlock();
                         return Err(e);

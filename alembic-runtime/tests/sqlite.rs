@@ -824,7 +824,8 @@ fn a_lock_held_past_the_busy_timeout_is_a_lock_error() {
     assert!(matches!(err, RunError::Lock { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.starts_with("could not take the migration lock: database is locked"),
+        text.starts_with("could not take the migration lock: the migration lock file ")
+            && text.ends_with("database is locked"),
         "{text}"
     );
     assert!(
