@@ -1,21 +1,25 @@
-//! Interop with the real Python Alembic on PostgreSQL (issue 3; SPEC section 6): a database
-//! migrated by Python Alembic (through psycopg2) is continued by `cargo alembic`, and a database
-//! `cargo alembic` migrated reads as current to Python Alembic, which continues it. The SQLite
-//! counterpart, with many more scenarios, is tests/interop.rs.
+//! Interop with the real Python Alembic on PostgreSQL and MySQL/MariaDB (issue 3; SPEC
+//! section 6): a database migrated by Python Alembic (through psycopg2 or PyMySQL) is continued
+//! by `cargo alembic`, and a database `cargo alembic` migrated reads as current to Python
+//! Alembic, which continues it. The SQLite counterpart, with many more scenarios, is
+//! tests/interop.rs. Every scenario runs on both servers: `postgres::<name>` and `mysql::<name>`.
 //!
 //! Every project holds one revision graph twice, side by side in `migrations/versions`: Python
 //! migrations (`<id>.py`, one `op.execute(...)` per statement) and our `.sql` scripts with the
-//! same ids and SQL, and `alembic.ini` and `alembic.toml` point at one database. Each revision
-//! also appends a row to `ran_log`, a table made outside both tools, so a test sees which
-//! revisions ran whichever tool ran them. What is right comes from Alembic itself: a scenario
-//! runs beside a twin database that Python Alembic alone takes through the same steps.
+//! same ids and SQL (SQL both servers accept), and `alembic.ini` and `alembic.toml` point at one
+//! database. Each revision also appends a row to `ran_log`, a table made outside both tools, so
+//! a test sees which revisions ran whichever tool ran them. What is right comes from Alembic
+//! itself: a scenario runs beside a twin database that Python Alembic alone takes through the
+//! same steps, and the two must end with the same version rows, schema (from
+//! information_schema), applied revisions and `alembic current`.
 //!
-//! Each test creates its own database (named after the test and this process) through `psql`
-//! on `ALEMBIC_TEST_POSTGRES_URL` (CI: postgresql://postgres@127.0.0.1:5432/test) and drops it
-//! at the end. Without that URL, `psql`, or Python Alembic with psycopg2 (`$ALEMBIC_PYTHON`,
-//! default `python3`; `pip install -r tests/requirements.txt`), every test prints a loud
-//! SKIPPED notice on stderr and passes, unless `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI), which
-//! turns the missing piece into a failure.
+//! Each test creates its own databases (named after the scenario and this process) through the
+//! server's client (`psql`, `mysql`) on `ALEMBIC_TEST_POSTGRES_URL` (CI:
+//! postgresql://postgres@127.0.0.1:5432/test) or `ALEMBIC_TEST_MYSQL_URL` (CI:
+//! mysql://root@127.0.0.1:3306/test), and drops them at the end. Without the URL, the client, or
+//! Python Alembic with the driver (`$ALEMBIC_PYTHON`, default `python3`; `pip install -r
+//! tests/requirements.txt`), a test prints a loud SKIPPED notice on stderr and passes, unless
+//! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI), which turns the missing piece into a failure.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -49,7 +53,7 @@ const MAIN: &[Rev] = &[
         down: &[],
         labels: &[],
         depends_on: &[],
-        up: &["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"],
+        up: &["CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL)"],
         down_sql: &["DROP TABLE users"],
     },
     Rev {
@@ -71,7 +75,8 @@ const MAIN: &[Rev] = &[
             "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, title TEXT)",
             "CREATE INDEX ix_posts_user ON posts (user_id)",
         ],
-        down_sql: &["DROP INDEX ix_posts_user", "DROP TABLE posts"],
+        // The index goes with its table: `DROP INDEX` is spelled differently on MySQL.
+        down_sql: &["DROP TABLE posts"],
     },
     Rev {
         id: "d4",
@@ -79,7 +84,8 @@ const MAIN: &[Rev] = &[
         down: &["b2"],
         labels: &[],
         depends_on: &["c3"],
-        up: &["CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"],
+        // VARCHAR, not TEXT: MySQL indexes (UNIQUE) no TEXT column without a prefix length.
+        up: &["CREATE TABLE tags (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL UNIQUE)"],
         down_sql: &["DROP TABLE tags"],
     },
     Rev {
@@ -96,12 +102,12 @@ const MAIN: &[Rev] = &[
     },
     Rev {
         id: "f6",
-        message: "index users.email",
+        message: "create settings",
         down: &["e5"],
         labels: &[],
         depends_on: &[],
-        up: &["CREATE INDEX ix_users_email ON users (email)"],
-        down_sql: &["DROP INDEX ix_users_email"],
+        up: &["CREATE TABLE settings (name VARCHAR(50) PRIMARY KEY, value TEXT)"],
+        down_sql: &["DROP TABLE settings"],
     },
 ];
 
@@ -210,8 +216,77 @@ with connectable.connect() as connection:
 ";
 
 // ---------------------------------------------------------------------------------------------
-// The environment: the server, psql, Python Alembic with psycopg2.
+// The environment: the server, its command-line client, Python Alembic with the driver.
 // ---------------------------------------------------------------------------------------------
+
+/// The server family a test runs on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Postgres,
+    /// MySQL or MariaDB (CI runs MariaDB).
+    Mysql,
+}
+
+impl Kind {
+    fn url_var(self) -> &'static str {
+        match self {
+            Kind::Postgres => "ALEMBIC_TEST_POSTGRES_URL",
+            Kind::Mysql => "ALEMBIC_TEST_MYSQL_URL",
+        }
+    }
+
+    fn example_url(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgresql://postgres@127.0.0.1:5432/test",
+            Kind::Mysql => "mysql://root@127.0.0.1:3306/test",
+        }
+    }
+
+    /// The Python driver tests/requirements.txt pins, and the URL scheme naming it: SQLAlchemy
+    /// 2.1 reads a bare postgresql:// as psycopg (3), and a bare mysql:// as mysqlclient.
+    fn driver(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Postgres => ("psycopg2", "postgresql+psycopg2"),
+            Kind::Mysql => ("pymysql", "mysql+pymysql"),
+        }
+    }
+
+    fn client(self) -> &'static str {
+        match self {
+            Kind::Postgres => "psql",
+            Kind::Mysql => "mysql",
+        }
+    }
+
+    /// The SQL expression naming the schema the tools' tables land in by default.
+    fn schema_expr(self) -> &'static str {
+        match self {
+            Kind::Postgres => "current_schema()",
+            Kind::Mysql => "DATABASE()",
+        }
+    }
+
+    /// `expr` (a number or NULL) as text, '' for NULL.
+    fn text(self, expr: &str) -> String {
+        match self {
+            Kind::Postgres => format!("coalesce({expr}::text, '')"),
+            Kind::Mysql => format!("coalesce(CAST({expr} AS CHAR), '')"),
+        }
+    }
+
+    fn ran_log_ddl(self) -> &'static str {
+        match self {
+            Kind::Postgres => {
+                "CREATE TABLE ran_log (seq SERIAL PRIMARY KEY, rev TEXT NOT NULL, \
+                 direction TEXT NOT NULL)"
+            }
+            Kind::Mysql => {
+                "CREATE TABLE ran_log (seq INTEGER AUTO_INCREMENT PRIMARY KEY, \
+                 rev VARCHAR(40) NOT NULL, direction VARCHAR(10) NOT NULL)"
+            }
+        }
+    }
+}
 
 fn env_flag(name: &str) -> bool {
     std::env::var(name)
@@ -223,47 +298,58 @@ fn python() -> String {
     std::env::var("ALEMBIC_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
-/// The server URL when everything these tests need is there, else why not. Probed once.
-fn probe() -> &'static Result<String, String> {
-    static PROBE: OnceLock<Result<String, String>> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        let url = std::env::var("ALEMBIC_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .ok_or_else(|| "ALEMBIC_TEST_POSTGRES_URL is not set".to_string())?;
-        let out = Command::new(python())
-            .args(["-c", "import alembic.command, sqlalchemy, psycopg2"])
-            .output()
-            .map_err(|e| format!("cannot run `{}`: {e}", python()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "Python Alembic with psycopg2 is missing: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        psql(&url, "SELECT 1").map_err(|e| format!("cannot reach the server with psql: {e}"))?;
-        Ok(url)
-    })
+/// The server URL when everything the tests of `kind` need is there, else why not.
+fn probe(kind: Kind) -> Result<String, String> {
+    let url = std::env::var(kind.url_var())
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| format!("{} is not set", kind.url_var()))?;
+    let (module, _) = kind.driver();
+    let out = Command::new(python())
+        .args([
+            "-c",
+            &format!("import alembic.command, sqlalchemy, {module}"),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", python()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "Python Alembic with {module} is missing: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    client_sql(kind, &url, "SELECT 1")
+        .map_err(|e| format!("cannot reach the server with {}: {e}", kind.client()))?;
+    Ok(url)
 }
 
 /// The server URL, or None after failing (ALEMBIC_TEST_REQUIRE_ALL=1) or a loud skip notice.
-fn server(test: &str) -> Option<String> {
-    match probe() {
+fn server(kind: Kind, test: &str) -> Option<String> {
+    static POSTGRES: OnceLock<Result<String, String>> = OnceLock::new();
+    static MYSQL: OnceLock<Result<String, String>> = OnceLock::new();
+    let probed = match kind {
+        Kind::Postgres => POSTGRES.get_or_init(|| probe(kind)),
+        Kind::Mysql => MYSQL.get_or_init(|| probe(kind)),
+    };
+    match probed {
         Ok(url) => Some(url.clone()),
         Err(why) => {
             assert!(
                 !env_flag("ALEMBIC_TEST_REQUIRE_ALL"),
-                "ALEMBIC_TEST_REQUIRE_ALL=1 but the PostgreSQL interop tests cannot run: {why}"
+                "ALEMBIC_TEST_REQUIRE_ALL=1 but the {kind:?} interop tests cannot run: {why}"
             );
             // Straight to the stderr handle: libtest captures eprintln! in passing tests.
             let _ = writeln!(
                 std::io::stderr(),
                 "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !!! SKIPPED: PostgreSQL interop test `{test}` did NOT run.\n\
+                 !!! SKIPPED: {kind:?} interop test `{test}` did NOT run.\n\
                  !!! {why}\n\
-                 !!! Needs ALEMBIC_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test),\n\
-                 !!! psql, and {} -m pip install -r tests/requirements.txt\n\
+                 !!! Needs {} (e.g. {}),\n\
+                 !!! {}, and {} -m pip install -r tests/requirements.txt\n\
                  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+                kind.url_var(),
+                kind.example_url(),
+                kind.client(),
                 python()
             );
             None
@@ -271,22 +357,88 @@ fn server(test: &str) -> Option<String> {
     }
 }
 
-/// Runs `sql` through psql on `url`; the unaligned rows, one per line, fields split by `|`.
-fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1"])
-        .arg(url)
-        .arg("-c")
-        .arg(sql)
+/// The parts of `scheme://user:password@host:port/database` the mysql client takes as options
+/// (no percent-decoding: test URLs are plain).
+struct UrlParts {
+    user: Option<String>,
+    password: Option<String>,
+    host: String,
+    port: Option<String>,
+    database: Option<String>,
+}
+
+fn url_parts(url: &str) -> UrlParts {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    let (authority, database) = match rest.split_once('/') {
+        Some((a, d)) => (a, Some(d.to_string()).filter(|d| !d.is_empty())),
+        None => (rest, None),
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (user, password) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((name, pass)) => (Some(name.to_string()), Some(pass.to_string())),
+            None => (Some(u.to_string()), None),
+        },
+        None => (None, None),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), Some(p.to_string())),
+        None => (hostport.to_string(), None),
+    };
+    UrlParts {
+        user,
+        password,
+        host,
+        port,
+        database,
+    }
+}
+
+/// Runs `sql` through the server's command-line client on `url`; the rows, one per line,
+/// fields split by `|`.
+fn client_sql(kind: Kind, url: &str, sql: &str) -> Result<String, String> {
+    let mut cmd = Command::new(kind.client());
+    match kind {
+        Kind::Postgres => {
+            cmd.args(["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1"])
+                .arg(url)
+                .arg("-c")
+                .arg(sql);
+        }
+        Kind::Mysql => {
+            let parts = url_parts(url);
+            cmd.args(["--protocol=TCP", "-N", "-B", "-h", &parts.host]);
+            if let Some(port) = &parts.port {
+                cmd.arg(format!("--port={port}"));
+            }
+            if let Some(user) = &parts.user {
+                cmd.arg(format!("--user={user}"));
+            }
+            if let Some(password) = &parts.password {
+                // The environment rather than argv: other processes can read argv.
+                cmd.env("MYSQL_PWD", password);
+            }
+            cmd.arg("-e").arg(sql);
+            if let Some(database) = &parts.database {
+                cmd.arg(database);
+            }
+        }
+    }
+    let out = cmd
         .output()
-        .map_err(|e| format!("cannot run psql: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", kind.client()))?;
     if !out.status.success() {
         return Err(format!(
-            "psql `{sql}` failed: {}",
+            "{} `{sql}` failed: {}",
+            kind.client(),
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&out.stdout).replace('\t', "|"))
 }
 
 /// `url` with its database name replaced by `db` (the query string, if any, kept).
@@ -306,28 +458,32 @@ fn with_database(url: &str, db: &str) -> String {
 
 /// One database of the test's own, dropped when it goes out of scope.
 struct Database {
+    kind: Kind,
     admin_url: String,
     name: String,
     url: String,
 }
 
 impl Database {
-    fn create(admin_url: &str, tag: &str) -> Database {
+    fn create(kind: Kind, admin_url: &str, tag: &str) -> Database {
         let name = format!("alembic_interop_{tag}_{}", std::process::id());
         // A leftover from a killed run of the same process id would fail CREATE.
-        psql(admin_url, &format!("DROP DATABASE IF EXISTS {name}")).expect("drop leftover");
-        psql(admin_url, &format!("CREATE DATABASE {name}")).expect("create database");
+        client_sql(kind, admin_url, &format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        client_sql(kind, admin_url, &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("{e}"));
         let db = Database {
+            kind,
             admin_url: admin_url.to_string(),
             url: with_database(admin_url, &name),
             name,
         };
-        db.sql("CREATE TABLE ran_log (seq SERIAL PRIMARY KEY, rev TEXT NOT NULL, direction TEXT NOT NULL)");
+        db.sql(kind.ran_log_ddl());
         db
     }
 
     fn sql(&self, sql: &str) -> String {
-        psql(&self.url, sql).unwrap_or_else(|e| panic!("{e}"))
+        client_sql(self.kind, &self.url, sql).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn rows(&self, sql: &str) -> Vec<String> {
@@ -342,10 +498,11 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         // WITH (FORCE) (PostgreSQL 13+) ends a session a failed tool may have left behind.
-        if let Err(e) = psql(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        ) {
+        let sql = match self.kind {
+            Kind::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            Kind::Mysql => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        if let Err(e) = client_sql(self.kind, &self.admin_url, &sql) {
             let _ = writeln!(std::io::stderr(), "could not drop {}: {e}", self.name);
         }
     }
@@ -398,7 +555,7 @@ fn run(mut cmd: Command, what: String) -> Out {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A project holding both tools' migrations over one PostgreSQL database.
+// A project holding both tools' migrations over one server database.
 // ---------------------------------------------------------------------------------------------
 
 struct Project {
@@ -406,21 +563,24 @@ struct Project {
     db: Database,
 }
 
+/// The tools' tables and the test's own, left out of the schema comparison.
+const SKIP_TABLES: &str = "('ran_log', 'alembic_version', 'alembic_version_history')";
+
 impl Project {
-    fn new(server: &str, tag: &str) -> Project {
+    fn new(kind: Kind, server: &str, tag: &str) -> Project {
         let dir = tempfile::Builder::new()
-            .prefix("interop-pg-")
+            .prefix("interop-server-")
             .tempdir()
             .expect("temp dir");
-        let db = Database::create(server, tag);
+        let db = Database::create(kind, server, tag);
         let versions = dir.path().join("migrations").join("versions");
         fs::create_dir_all(&versions).expect("create migrations/versions");
-        // SQLAlchemy 2.1 reads a bare postgresql:// as psycopg (3); name psycopg2, the driver
-        // tests/requirements.txt pins. configparser interpolates `%`; a password may hold one.
+        let (_, scheme) = kind.driver();
         let python_url = match db.url.split_once("://") {
-            Some((_, rest)) => format!("postgresql+psycopg2://{rest}"),
+            Some((_, rest)) => format!("{scheme}://{rest}"),
             None => db.url.clone(),
         };
+        // configparser interpolates `%`; a password may hold one.
         let ini = format!(
             "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = {}\n",
             python_url.replace('%', "%%")
@@ -442,6 +602,10 @@ impl Project {
                 .expect("write .sql script");
         }
         Project { dir, db }
+    }
+
+    fn kind(&self) -> Kind {
+        self.db.kind
     }
 
     fn root(&self) -> &Path {
@@ -473,7 +637,8 @@ impl Project {
             .db
             .rows(&format!(
                 "SELECT 1 FROM information_schema.tables \
-                 WHERE table_schema = 'public' AND table_name = '{name}'"
+                 WHERE table_schema = {} AND table_name = '{name}'",
+                self.kind().schema_expr()
             ))
             .is_empty()
     }
@@ -502,39 +667,53 @@ impl Project {
     /// The migrations' own schema: columns and indexes of every table but the tools' and the
     /// test's own.
     fn schema(&self) -> Vec<String> {
-        let skip = "('ran_log', 'alembic_version', 'alembic_version_history')";
+        let kind = self.kind();
         let mut rows = self.db.rows(&format!(
-            "SELECT 'column', table_name, column_name, data_type, \
-                    coalesce(character_maximum_length::text, ''), is_nullable \
+            "SELECT 'column', table_name, column_name, data_type, {}, is_nullable \
              FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name NOT IN {skip} \
-             ORDER BY table_name, column_name"
+             WHERE table_schema = {} AND table_name NOT IN {SKIP_TABLES} \
+             ORDER BY table_name, column_name",
+            kind.text("character_maximum_length"),
+            kind.schema_expr()
         ));
-        rows.extend(self.db.rows(&format!(
-            "SELECT 'index', indexname, indexdef FROM pg_indexes \
-             WHERE schemaname = 'public' AND tablename NOT IN {skip} ORDER BY indexname"
-        )));
+        rows.extend(self.db.rows(&match kind {
+            Kind::Postgres => format!(
+                "SELECT 'index', indexname, indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND tablename NOT IN {SKIP_TABLES} \
+                 ORDER BY indexname"
+            ),
+            Kind::Mysql => format!(
+                "SELECT 'index', table_name, index_name, column_name, non_unique \
+                 FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name NOT IN {SKIP_TABLES} \
+                 ORDER BY table_name, index_name, seq_in_index"
+            ),
+        }));
         rows
     }
 
-    /// The version table as the catalog describes it: columns, then constraints.
+    /// The version table as the catalog describes it: columns, then key constraints.
     fn version_table_shape(&self) -> Vec<String> {
-        let mut rows = self.db.rows(
-            "SELECT column_name, data_type, coalesce(character_maximum_length::text, ''), \
-                    is_nullable, coalesce(column_default, '') \
+        let kind = self.kind();
+        let mut rows = self.db.rows(&format!(
+            "SELECT column_name, data_type, {}, is_nullable, coalesce(column_default, '') \
              FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name = 'alembic_version' \
+             WHERE table_schema = {} AND table_name = 'alembic_version' \
              ORDER BY ordinal_position",
-        );
-        rows.extend(self.db.rows(
+            kind.text("character_maximum_length"),
+            kind.schema_expr()
+        ));
+        rows.extend(self.db.rows(&format!(
             "SELECT tc.constraint_name, tc.constraint_type, kcu.column_name \
              FROM information_schema.table_constraints tc \
              JOIN information_schema.key_column_usage kcu \
                ON kcu.constraint_name = tc.constraint_name \
               AND kcu.table_schema = tc.table_schema \
-             WHERE tc.table_schema = 'public' AND tc.table_name = 'alembic_version' \
+              AND kcu.table_name = tc.table_name \
+             WHERE tc.table_schema = {} AND tc.table_name = 'alembic_version' \
              ORDER BY tc.constraint_name, kcu.column_name",
-        ));
+            kind.schema_expr()
+        )));
         rows
     }
 }
@@ -604,16 +783,16 @@ fn assert_ran_once_in_order(ran: &[(String, String)], what: &str) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The scenarios.
+// The scenarios, each run on both servers.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn python_upgrade_one_branch_then_cargo_upgrade_head() {
-    let Some(server) = server("python_upgrade_one_branch_then_cargo_upgrade_head") else {
+/// Python Alembic upgrades one branch; ours reads that and upgrades to head.
+fn python_upgrade_one_branch_then_cargo_upgrade_head(kind: Kind, test: &str) {
+    let Some(server) = server(kind, test) else {
         return;
     };
-    let ours = Project::new(&server, "py_then_cargo");
-    let twin = Project::new(&server, "py_then_cargo_twin");
+    let ours = Project::new(kind, &server, "py_then_cargo");
+    let twin = Project::new(kind, &server, "py_then_cargo_twin");
     ours.py(&["upgrade", "c3"]).ok();
     twin.py(&["upgrade", "c3"]).ok();
     assert_eq!(ours.version_rows(), ["c3"]);
@@ -630,14 +809,14 @@ fn python_upgrade_one_branch_then_cargo_upgrade_head() {
     assert_ran_once_in_order(&ours.ran(), "python to c3, cargo to head");
 }
 
-#[test]
-fn cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base() {
-    let Some(server) = server("cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base")
-    else {
+/// Ours upgrades through a dependency; Python Alembic reads that and continues; ours takes the
+/// database back to base.
+fn cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base(kind: Kind, test: &str) {
+    let Some(server) = server(kind, test) else {
         return;
     };
-    let ours = Project::new(&server, "cargo_then_py");
-    let twin = Project::new(&server, "cargo_then_py_twin");
+    let ours = Project::new(kind, &server, "cargo_then_py");
+    let twin = Project::new(kind, &server, "cargo_then_py_twin");
     // d4 depends on c3: both tools must pull c3 in, leaving one row, d4.
     ours.ours(&["upgrade", "d4"]).ok();
     twin.py(&["upgrade", "d4"]).ok();
@@ -656,13 +835,13 @@ fn cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base() {
     );
 }
 
-#[test]
-fn stamps_cross_over_both_ways() {
-    let Some(server) = server("stamps_cross_over_both_ways") else {
+/// Stamps by one tool read and continued by the other.
+fn stamps_cross_over_both_ways(kind: Kind, test: &str) {
+    let Some(server) = server(kind, test) else {
         return;
     };
-    let ours = Project::new(&server, "stamps");
-    let twin = Project::new(&server, "stamps_twin");
+    let ours = Project::new(kind, &server, "stamps");
+    let twin = Project::new(kind, &server, "stamps_twin");
     // One branch stamped (c3, label `posts`): the row says the other branch is not applied.
     ours.ours(&["stamp", "c3"]).ok();
     twin.py(&["stamp", "c3"]).ok();
@@ -682,17 +861,27 @@ fn stamps_cross_over_both_ways() {
     assert_same_state(&ours, &twin, "cargo stamp base");
 }
 
-#[test]
-fn version_table_ddl_is_python_alembics() {
-    let Some(server) = server("version_table_ddl_is_python_alembics") else {
+/// The version table ours creates (by upgrade and by stamp) is the one Python Alembic creates,
+/// as the catalog describes it.
+fn version_table_ddl_is_python_alembics(kind: Kind, test: &str) {
+    let Some(server) = server(kind, test) else {
         return;
+    };
+    // MySQL names every primary key PRIMARY, whatever the DDL called it.
+    let key = match kind {
+        Kind::Postgres => "alembic_version_pkc|PRIMARY KEY|version_num",
+        Kind::Mysql => "PRIMARY|PRIMARY KEY|version_num",
+    };
+    let varchar = match kind {
+        Kind::Postgres => "version_num|character varying|32|NO|",
+        Kind::Mysql => "version_num|varchar|32|NO|",
     };
     for (how, args) in [
         ("upgrade", &["upgrade", "a1"][..]),
         ("stamp", &["stamp", "b2"][..]),
     ] {
-        let ours = Project::new(&server, &format!("ddl_{how}"));
-        let twin = Project::new(&server, &format!("ddl_{how}_twin"));
+        let ours = Project::new(kind, &server, &format!("ddl_{how}"));
+        let twin = Project::new(kind, &server, &format!("ddl_{how}_twin"));
         ours.ours(args).ok();
         twin.py(args).ok();
         let shape = ours.version_table_shape();
@@ -704,13 +893,38 @@ fn version_table_ddl_is_python_alembics() {
         // The facts the SPEC names, spelled out so a failure says which one broke.
         assert_eq!(
             shape,
-            [
-                "version_num|character varying|32|NO|",
-                "alembic_version_pkc|PRIMARY KEY|version_num",
-            ],
-            "`{how}`: alembic_version is not version_num varchar(32) not null with \
-             primary key alembic_version_pkc"
+            [varchar, key],
+            "`{how}`: alembic_version is not version_num varchar(32) not null, primary key"
         );
         assert_eq!(ours.version_rows(), twin.version_rows());
     }
 }
+
+/// One `#[test]` per scenario and server: `postgres::<scenario>` and `mysql::<scenario>`.
+macro_rules! on_both_servers {
+    ($($scenario:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::Kind::Postgres, concat!("postgres::", stringify!($scenario)));
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::Kind::Mysql, concat!("mysql::", stringify!($scenario)));
+                }
+            )*
+        }
+    };
+}
+
+on_both_servers!(
+    python_upgrade_one_branch_then_cargo_upgrade_head,
+    cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base,
+    stamps_cross_over_both_ways,
+    version_table_ddl_is_python_alembics,
+);
