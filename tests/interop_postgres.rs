@@ -111,6 +111,20 @@ const MAIN: &[Rev] = &[
     },
 ];
 
+/// A revision after f6 whose second statement fails, for runs that stop half-way.
+const BROKEN: Rev = Rev {
+    id: "g7",
+    message: "broken",
+    down: &["f6"],
+    labels: &[],
+    depends_on: &[],
+    up: &[
+        "CREATE TABLE g7_table (id INTEGER PRIMARY KEY)",
+        "INSERT INTO no_such_table (id) VALUES (1)",
+    ],
+    down_sql: &["DROP TABLE g7_table"],
+};
+
 fn upgrade_statements(rev: &Rev) -> Vec<String> {
     let mut sql: Vec<String> = rev.up.iter().map(|s| s.to_string()).collect();
     sql.push(format!(
@@ -568,6 +582,11 @@ const SKIP_TABLES: &str = "('ran_log', 'alembic_version', 'alembic_version_histo
 
 impl Project {
     fn new(kind: Kind, server: &str, tag: &str) -> Project {
+        Project::with_revs(kind, server, tag, &[])
+    }
+
+    /// A project with MAIN and `extra` revisions.
+    fn with_revs(kind: Kind, server: &str, tag: &str, extra: &[&Rev]) -> Project {
         let dir = tempfile::Builder::new()
             .prefix("interop-server-")
             .tempdir()
@@ -592,7 +611,7 @@ impl Project {
         fs::write(dir.path().join("alembic.ini"), ini).expect("write alembic.ini");
         fs::write(dir.path().join("alembic.toml"), toml).expect("write alembic.toml");
         fs::write(dir.path().join("migrations").join("env.py"), ENV_PY).expect("write env.py");
-        for rev in MAIN {
+        for rev in MAIN.iter().chain(extra.iter().copied()) {
             fs::write(
                 versions.join(format!("{}.py", rev.id)),
                 python_migration(rev),
@@ -900,6 +919,47 @@ fn version_table_ddl_is_python_alembics(kind: Kind, test: &str) {
     }
 }
 
+/// A run that fails in its last revision leaves what the database's DDL allows, exactly as
+/// Python Alembic's run leaves it, and Python Alembic reads the result: on PostgreSQL the whole
+/// run rolls back; on MySQL the revisions before commit and the failing one is half-applied.
+fn failed_run_hands_over(kind: Kind, test: &str) {
+    let Some(server) = server(kind, test) else {
+        return;
+    };
+    let ours = Project::with_revs(kind, &server, "failed", &[&BROKEN]);
+    let twin = Project::with_revs(kind, &server, "failed_twin", &[&BROKEN]);
+    ours.py(&["upgrade", "e5"]).ok();
+    twin.py(&["upgrade", "e5"]).ok();
+    let failed = ours.ours(&["upgrade", "head"]);
+    assert_ne!(
+        failed.code,
+        Some(0),
+        "the broken revision did not fail ours"
+    );
+    assert!(
+        failed.stderr.contains("g7") || failed.stdout.contains("g7"),
+        "the failure does not name g7:\n{}{}",
+        failed.stdout,
+        failed.stderr
+    );
+    assert_ne!(twin.py(&["upgrade", "head"]).code, Some(0));
+    assert_same_state(&ours, &twin, "failed upgrade head");
+    match kind {
+        Kind::Postgres => {
+            assert_eq!(ours.version_rows(), ["e5"], "the run was not rolled back");
+            assert!(!ours.has_table("settings") && !ours.has_table("g7_table"));
+        }
+        Kind::Mysql => {
+            assert_eq!(ours.version_rows(), ["f6"], "f6 committed before g7 failed");
+            assert!(ours.has_table("settings"), "f6's DDL is gone");
+            assert!(
+                ours.has_table("g7_table"),
+                "g7's first statement did not commit"
+            );
+        }
+    }
+}
+
 /// One `#[test]` per scenario and server: `postgres::<scenario>` and `mysql::<scenario>`.
 macro_rules! on_both_servers {
     ($($scenario:ident),* $(,)?) => {
@@ -927,4 +987,5 @@ on_both_servers!(
     cargo_upgrade_then_python_continues_then_cargo_downgrades_to_base,
     stamps_cross_over_both_ways,
     version_table_ddl_is_python_alembics,
+    failed_run_hands_over,
 );
