@@ -211,7 +211,8 @@ fn sql_script(rev: &Rev) -> String {
     text
 }
 
-/// env.py without fileConfig(), so Alembic's stdout holds only what the command reports.
+/// env.py without fileConfig(), so Alembic's stdout holds only what the command reports. It
+/// takes `version_table_schema` from alembic.ini, as alembic.toml gives it to us.
 const ENV_PY: &str = "\
 from alembic import context
 from sqlalchemy import engine_from_config, pool
@@ -224,7 +225,11 @@ connectable = engine_from_config(
     poolclass=pool.NullPool,
 )
 with connectable.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        version_table_schema=config.get_main_option(\"version_table_schema\"),
+    )
     with context.begin_transaction():
         context.run_migrations()
 ";
@@ -583,6 +588,24 @@ const SKIP_TABLES: &str = "('ran_log', 'alembic_version', 'alembic_version_histo
 impl Project {
     fn new(kind: Kind, server: &str, tag: &str) -> Project {
         Project::with_revs(kind, server, tag, &[])
+    }
+
+    /// A project whose version tables live in `schema` (created here, as neither tool does).
+    fn in_schema(kind: Kind, server: &str, tag: &str, schema: &str) -> Project {
+        let project = Project::with_revs(kind, server, tag, &[]);
+        project.db.sql(&format!("CREATE SCHEMA {schema}"));
+        let append = |file: &str, line: String| {
+            let path = project.root().join(file);
+            let mut text = fs::read_to_string(&path).expect("read config");
+            text.push_str(&line);
+            fs::write(&path, text).expect("write config");
+        };
+        append("alembic.ini", format!("version_table_schema = {schema}\n"));
+        append(
+            "alembic.toml",
+            format!("version_table_schema = \"{schema}\"\n"),
+        );
+        project
     }
 
     /// A project with MAIN and `extra` revisions.
@@ -958,6 +981,60 @@ fn failed_run_hands_over(kind: Kind, test: &str) {
             );
         }
     }
+}
+
+/// The version rows in `schema.alembic_version`, sorted; empty when the table is not there.
+fn version_rows_in(project: &Project, schema: &str) -> Vec<String> {
+    let found = project.db.rows(&format!(
+        "SELECT 1 FROM information_schema.tables \
+         WHERE table_schema = '{schema}' AND table_name = 'alembic_version'"
+    ));
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut rows = project
+        .db
+        .rows(&format!("SELECT version_num FROM {schema}.alembic_version"));
+    rows.sort();
+    rows
+}
+
+/// PostgreSQL only (on MySQL a schema is another database): `version_table_schema` puts the
+/// version table where Python Alembic looks for it with the same setting, and each tool
+/// continues the other's database there.
+#[test]
+fn postgres_version_table_schema_crosses_over() {
+    let kind = Kind::Postgres;
+    let Some(server) = server(kind, "postgres_version_table_schema_crosses_over") else {
+        return;
+    };
+    let ours = Project::in_schema(kind, &server, "schema", "audit");
+    let twin = Project::in_schema(kind, &server, "schema_twin", "audit");
+    ours.ours(&["upgrade", "c3"]).ok();
+    twin.py(&["upgrade", "c3"]).ok();
+    assert_eq!(version_rows_in(&ours, "audit"), ["c3"]);
+    assert!(
+        !ours.has_table("alembic_version"),
+        "version_table_schema = audit still made public.alembic_version"
+    );
+    let history = ours.db.rows(
+        "SELECT 1 FROM information_schema.tables \
+         WHERE table_schema = 'audit' AND table_name = 'alembic_version_history'",
+    );
+    assert_eq!(
+        history.len(),
+        1,
+        "no alembic_version_history beside the version table"
+    );
+    ours.py(&["upgrade", "head"]).ok();
+    twin.py(&["upgrade", "head"]).ok();
+    assert_eq!(
+        version_rows_in(&ours, "audit"),
+        version_rows_in(&twin, "audit")
+    );
+    assert_eq!(version_rows_in(&ours, "audit"), ["f6"]);
+    assert_same_state(&ours, &twin, "version_table_schema audit");
+    assert_ran_once_in_order(&ours.ran(), "version_table_schema audit");
 }
 
 /// One `#[test]` per scenario and server: `postgres::<scenario>` and `mysql::<scenario>`.
