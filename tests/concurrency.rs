@@ -11,7 +11,9 @@ mod project;
 
 use std::process::{Command, Stdio};
 
-use project::{bin, sqlite_url, Project};
+use std::time::{Duration, Instant};
+
+use project::{bin, sqlite_url, Project, DEFAULT_CONFIG};
 
 const PROCESSES: usize = 8;
 
@@ -37,34 +39,35 @@ fn write_scripts(p: &Project, sleep: &str) {
     }
 }
 
+/// Starts `cargo-alembic --url <url> upgrade head` in the project, its output captured.
+fn start_upgrade(p: &Project, url: &str) -> std::process::Child {
+    Command::new(bin())
+        .current_dir(p.root())
+        .args(["--url", url, "upgrade", "head"])
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", bin()))
+}
+
+/// A finished process's exit code, and its streams for messages.
+fn finish(child: std::process::Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wait for cargo-alembic");
+    let text = format!(
+        "--- stdout:\n{}--- stderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 /// Starts all processes before waiting for any, and returns each one's exit code and output.
 fn launch_all(p: &Project, url: &str) -> Vec<(Option<i32>, String)> {
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            Command::new(bin())
-                .current_dir(p.root())
-                .args(["--url", url, "upgrade", "head"])
-                .env_remove("DATABASE_URL")
-                .env_remove("RUST_LOG")
-                .env("NO_COLOR", "1")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("could not start {}: {e}", bin()))
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().expect("wait for cargo-alembic");
-            let text = format!(
-                "--- stdout:\n{}--- stderr:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.code(), text)
-        })
-        .collect()
+    let children: Vec<_> = (0..PROCESSES).map(|_| start_upgrade(p, url)).collect();
+    children.into_iter().map(finish).collect()
 }
 
 /// The promises: all exited 0, `ran_log` holds each revision exactly once, the version rows
@@ -200,6 +203,53 @@ impl ServerDb {
         );
         check(&outcomes, ran_log, versions);
     }
+
+    /// `lock_timeout` in alembic.toml: while one CLI run holds the lock (its first script
+    /// sleeps `sleep`, seen by `holding_query` returning a non-zero count), a second run with
+    /// `lock_timeout = 1` fails after about a second, naming the holder (`holder_says`); the
+    /// first run then finishes normally.
+    fn held_lock_times_out(&self, sleep: &str, holding_query: &str, holder_says: &str) {
+        let holder = Project::new();
+        holder.revision("r1", "", sleep, None);
+        let mut first = Some(start_upgrade(&holder, &self.url));
+        let started = Instant::now();
+        while self
+            .sql(&self.admin_url, holding_query)
+            .first()
+            .map(String::as_str)
+            == Some("0")
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the first run never took the lock"
+            );
+            if let Some(done) = first.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                let text = finish(first.take().expect("child")).1;
+                panic!("the first run ended ({done}) before it was seen holding the lock\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        let waiter = Project::new();
+        waiter.write(
+            "alembic.toml",
+            &format!("{DEFAULT_CONFIG}lock_timeout = 1\n"),
+        );
+        waiter.revision("r1", "", sleep, None);
+        let asked = Instant::now();
+        let (code, text) = finish(start_upgrade(&waiter, &self.url));
+        let waited = asked.elapsed();
+        assert_ne!(code, Some(0), "the second run must give up\n{text}");
+        for part in ["could not take the migration lock", holder_says] {
+            assert!(text.contains(part), "{part:?} missing\n{text}");
+        }
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_secs(15),
+            "gave up after {waited:?} with lock_timeout = 1\n{text}"
+        );
+        let (code, text) = finish(first.take().expect("the first run"));
+        assert_eq!(code, Some(0), "the holder finishes\n{text}");
+    }
 }
 
 impl Drop for ServerDb {
@@ -219,6 +269,38 @@ impl Drop for ServerDb {
 fn eight_processes_at_once_on_postgres() {
     if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
         db.run("SELECT pg_sleep(0.1);");
+    }
+}
+
+#[test]
+fn a_held_lock_times_out_naming_the_session_on_postgres() {
+    if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
+        let holding = format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = '{}')",
+            db.name
+        );
+        db.held_lock_times_out(
+            "SELECT pg_sleep(4);",
+            &holding,
+            "application \"alembic-runtime\"",
+        );
+    }
+}
+
+#[test]
+fn a_held_lock_times_out_naming_the_connection_on_mysql() {
+    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql") {
+        let holding = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' \
+             AND INFO LIKE '%SLEEP(4)%' AND ID <> CONNECTION_ID()",
+            db.name
+        );
+        db.held_lock_times_out(
+            "SELECT SLEEP(4);",
+            &holding,
+            &format!("database {})", db.name),
+        );
     }
 }
 

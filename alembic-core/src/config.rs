@@ -21,9 +21,11 @@ pub const DEFAULT_SCRIPT_LOCATION: &str = "migrations";
 pub const DEFAULT_FILE_TEMPLATE: &str = "%(rev)s_%(slug)s";
 pub const DEFAULT_TRUNCATE_SLUG_LENGTH: usize = 40;
 pub const DEFAULT_VERSION_TABLE: &str = "alembic_version";
+/// Seconds a run waits for another process's migration lock before giving up.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 
 /// The keys a configuration table may hold, for messages.
-pub const CONFIG_KEYS: [&str; 10] = [
+pub const CONFIG_KEYS: [&str; 11] = [
     "script_location",
     "url",
     "version_locations",
@@ -34,6 +36,7 @@ pub const CONFIG_KEYS: [&str; 10] = [
     "transaction_per_migration",
     "timezone",
     "backup",
+    "lock_timeout",
 ];
 
 /// Resolved project settings. `Debug` masks the URL's password.
@@ -65,6 +68,9 @@ pub struct Config {
     pub timezone: Option<String>,
     /// Back the database up before every `upgrade`.
     pub backup: bool,
+    /// Seconds to wait for another process's migration lock before failing with an error
+    /// that names the holder.
+    pub lock_timeout: u64,
 }
 
 /// Why a configuration could not be read. Each names the file, and the line where known.
@@ -133,6 +139,7 @@ struct RawConfig {
     transaction_per_migration: Option<bool>,
     timezone: Option<String>,
     backup: Option<bool>,
+    lock_timeout: Option<u64>,
 }
 
 /// An `alembic.toml` file: only the `[alembic]` table, so a misspelt table name is caught.
@@ -258,6 +265,7 @@ impl Config {
             transaction_per_migration: false,
             timezone: None,
             backup: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT_SECS,
         }
     }
 
@@ -346,6 +354,7 @@ impl Config {
             transaction_per_migration: raw.transaction_per_migration.unwrap_or(false),
             timezone: raw.timezone.filter(|s| !s.trim().is_empty()),
             backup: raw.backup.unwrap_or(false),
+            lock_timeout: raw.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS),
         })
     }
 
@@ -405,6 +414,7 @@ impl fmt::Debug for Config {
             .field("transaction_per_migration", &self.transaction_per_migration)
             .field("timezone", &self.timezone)
             .field("backup", &self.backup)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
@@ -472,6 +482,7 @@ mod tests {
         assert!(!c.transaction_per_migration);
         assert_eq!(c.timezone, None);
         assert!(!c.backup);
+        assert_eq!(c.lock_timeout, 60);
         assert_eq!(
             c.template_path(),
             Path::new("/proj/migrations/script.sql.tmpl")
@@ -495,6 +506,7 @@ version_table_schema = "public"
 transaction_per_migration = true
 timezone = "UTC"
 backup = true
+lock_timeout = 5
 "#,
         )
         .expect("valid");
@@ -516,6 +528,7 @@ backup = true
         assert!(c.transaction_per_migration);
         assert_eq!(c.timezone.as_deref(), Some("UTC"));
         assert!(c.backup);
+        assert_eq!(c.lock_timeout, 5);
 
         let url = c.database_url().expect("valid url").expect("set");
         assert_eq!(

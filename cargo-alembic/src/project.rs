@@ -97,6 +97,11 @@ impl Project {
         self.connect()?.current_heads(&migrator)
     }
 
+    /// How long a run waits for another process's migration lock (`lock_timeout`).
+    fn lock_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.lock_timeout)
+    }
+
     /// Connects to the database.
     pub fn connect(&self) -> CliResult<Connection> {
         let url = self.require_url()?;
@@ -131,16 +136,18 @@ impl Project {
                         CliError::failed(format!("cannot open an in-memory SQLite database: {e}"))
                     })?,
                 };
-                Ok(Connection::Sqlite(conn))
+                Ok(Connection::Sqlite(conn, self.lock_timeout()))
             }
             Dialect::Postgres => {
                 let backend = alembic_runtime::PostgresBackend::connect_url(url)
-                    .map_err(|e| connect_error(&e))?;
+                    .map_err(|e| connect_error(&e))?
+                    .with_lock_timeout(self.lock_timeout());
                 Ok(Connection::Server(Box::new(backend)))
             }
             Dialect::Mysql => {
                 let backend = alembic_runtime::MysqlBackend::connect_url(url)
-                    .map_err(|e| connect_error(&e))?;
+                    .map_err(|e| connect_error(&e))?
+                    .with_lock_timeout(self.lock_timeout());
                 Ok(Connection::Server(Box::new(backend)))
             }
         }
@@ -171,7 +178,8 @@ fn connect_error(e: &alembic_runtime::BackendError) -> CliError {
 
 /// An open database connection.
 pub enum Connection {
-    Sqlite(rusqlite::Connection),
+    /// A SQLite connection and how long a run waits for another process's lock.
+    Sqlite(rusqlite::Connection, std::time::Duration),
     /// PostgreSQL or MySQL: the runtime's backend owns the client.
     Server(Box<dyn alembic_runtime::Backend>),
 }
@@ -180,8 +188,8 @@ impl Connection {
     /// Runs `f` with a runtime backend over this connection.
     pub fn with_backend<T>(&mut self, f: impl FnOnce(&mut dyn alembic_runtime::Backend) -> T) -> T {
         match self {
-            Connection::Sqlite(conn) => {
-                let mut backend = SqliteBackend::new(conn);
+            Connection::Sqlite(conn, lock_timeout) => {
+                let mut backend = SqliteBackend::new(conn).with_busy_timeout(*lock_timeout);
                 f(&mut backend)
             }
             Connection::Server(backend) => f(backend.as_mut()),
