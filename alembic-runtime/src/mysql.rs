@@ -76,6 +76,30 @@ impl MysqlBackend<'static> {
     /// Connects to a parsed URL (`mysql[+driver]://user:password@host:port/database`,
     /// `?unix_socket=/path` for a Unix socket), without TLS. Messages show the URL masked.
     pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
+        // TLS is not built yet: a URL that asks for it must not quietly get plaintext.
+        for key in [
+            "ssl",
+            "ssl_mode",
+            "ssl-mode",
+            "ssl_ca",
+            "ssl-ca",
+            "require_secure_transport",
+        ] {
+            if let Some(value) = url.query_param(key) {
+                let off = matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "false" | "0" | "disabled" | "off" | "preferred"
+                );
+                if !off {
+                    return Err(BackendError::msg(format!(
+                        "cannot connect to {}: {key}={value} asks for TLS, which this build does \
+                         not support yet; connect without TLS on a trusted network, or through a \
+                         TLS-terminating proxy",
+                        url.masked()
+                    )));
+                }
+            }
+        }
         let mut opts = mysql::OptsBuilder::new()
             .user(url.username())
             .pass(url.password())

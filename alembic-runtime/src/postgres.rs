@@ -87,6 +87,18 @@ impl PostgresBackend<'static> {
     /// Connects to a parsed URL (`postgresql[+driver]://user:password@host:port/database`,
     /// `?host=/socket/dir` for a Unix socket), without TLS. Messages show the URL masked.
     pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
+        // TLS is not built yet: a URL that demands it must not quietly get a plaintext
+        // connection (`prefer`, `allow` and `disable` may fall back to one, as libpq's do).
+        if let Some(mode) = url.query_param("sslmode") {
+            if matches!(mode, "require" | "verify-ca" | "verify-full") {
+                return Err(BackendError::msg(format!(
+                    "cannot connect to {}: sslmode={mode} asks for TLS, which this build does \
+                     not support yet; use a connection without TLS (sslmode=disable) on a \
+                     trusted network, or a TLS-terminating proxy",
+                    url.masked()
+                )));
+            }
+        }
         let mut config = postgres::Config::new();
         if let Some(user) = url.username() {
             config.user(user);
