@@ -1,7 +1,7 @@
 //! [`Migrator`]: the one pipeline the CLI and applications share: lock, ensure the version
 //! tables, read the heads, plan with `alembic_core::plan`, check, execute, unlock.
 
-use alembic_core::plan::{self, Plan};
+use alembic_core::plan::{self, Direction, Plan};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::url::Dialect;
 use alembic_core::RevisionMap;
@@ -11,6 +11,7 @@ use crate::dialect::Tables;
 use crate::dirty::{self, Dirty};
 use crate::error::RunError;
 use crate::executor::{self, database, Context};
+use crate::history::Operation;
 use crate::options::RunOptions;
 use crate::report::Report;
 use crate::verify::{verify_heads, Verification};
@@ -202,6 +203,7 @@ impl<'s> Migrator<'s> {
             });
         }
 
+        let mut dirty_retry = None;
         let dirty = self
             .read_dirty(guard, &ctx.tables)
             .map_err(|cause| database("reading the latest history row", cause))?;
@@ -236,6 +238,7 @@ impl<'s> Migrator<'s> {
                         dirty.revision,
                         dirty.failed_at
                     );
+                    dirty_retry = Some(dirty);
                 }
             }
         }
@@ -246,6 +249,22 @@ impl<'s> Migrator<'s> {
         }
 
         let plan = make_plan(self.scripts.map(), &heads)?;
+        if let Some(dirty) = dirty_retry {
+            // A fixed script earns a rerun of itself, not a pass for some other run: a plan
+            // that does not run the failed revision the way it failed would clear the state
+            // while the database may still hold half of it.
+            let direction = match dirty.operation {
+                Operation::Downgrade => Direction::Downgrade,
+                _ => Direction::Upgrade,
+            };
+            let reruns = plan.steps.iter().any(|step| {
+                step.revision() == Some(dirty.revision.as_str())
+                    && step.direction() == Some(direction)
+            });
+            if !reruns {
+                return Err(RunError::Dirty(Box::new(dirty)));
+            }
+        }
         executor::run_plan(guard, ctx, &plan)
     }
 }

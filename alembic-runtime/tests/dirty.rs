@@ -161,6 +161,38 @@ fn a_failed_non_transactional_revision_on_sqlite_marks_the_database_dirty() {
 }
 
 #[test]
+fn a_fixed_script_earns_a_rerun_of_itself_not_a_pass_for_another_run() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    let mut backend = SqliteBackend::new(&mut conn);
+    let broken = scripts_with(&[(3, BROKEN_R3)]);
+    Migrator::new(&broken, options())
+        .upgrade(&mut backend, "r4")
+        .expect_err("r3 fails");
+    let fixed = scripts_with(&[(3, FIXED_R3)]);
+    let migrator = Migrator::new(&fixed, options());
+    // Runs that do not upgrade r3 stay refused, although its script changed.
+    for (what, run) in [
+        ("downgrade r1", migrator.downgrade(&mut backend, "r1")),
+        (
+            "upgrade r2 (nothing to run)",
+            migrator.upgrade(&mut backend, "r2"),
+        ),
+    ] {
+        match run {
+            Err(RunError::Dirty(d)) => assert_eq!(d.revision, "r3", "{what}"),
+            other => panic!("{what}: expected the dirty refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(heads_of(&mut backend, &fixed), ["r2"], "nothing ran");
+    // The run that reruns r3 is allowed, and leaves the database clean.
+    migrator
+        .upgrade(&mut backend, "r3")
+        .expect("the fixed r3 runs");
+    assert!(migrator.dirty(&mut backend).expect("read").is_none());
+}
+
+#[test]
 fn a_failed_non_transactional_downgrade_marks_the_database_dirty_the_other_way_round() {
     let db = new_db();
     let mut conn = open(&db.path);
