@@ -1217,6 +1217,43 @@ fn non_transactional_revision_runs_outside_a_transaction() {
 }
 
 #[test]
+fn a_dirty_database_is_shown_by_current_and_refused_by_upgrade_until_stamped() {
+    let p = Project::new();
+    p.revision(
+        "a1",
+        "",
+        "CREATE TABLE t_a (id INTEGER);",
+        Some("DROP TABLE t_a;"),
+    );
+    p.revision_with(
+        "b2",
+        "a1",
+        "-- Transactional: false\n",
+        "CREATE TABLE t_b (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+        Some("DROP TABLE t_b;"),
+    );
+    p.run(&["upgrade", "head"]).expect_code(1, "b2 fails");
+    // `current` still reads, and says the database is dirty and what to do.
+    let current = p.run(&["current"]);
+    current.expect_code(0, "current reads a dirty database");
+    current.stderr_has("dirty", "current warns");
+    current.stderr_has("stamp a1", "current says what to do");
+    let json = p.run(&["-q", "current", "--json"]);
+    json.expect_code(0, "current --json");
+    let value: serde_json::Value =
+        serde_json::from_str(&json.stdout).expect("current --json is JSON");
+    assert_eq!(value["dirty"]["revision"], "b2", "{value}");
+    // Refused until the user says where the database is.
+    p.run(&["upgrade", "head"])
+        .expect_code(1, "refused while dirty")
+        .stderr_has("dirty", "the refusal names the state");
+    p.ok(&["stamp", "b2"]);
+    let clean = p.run(&["-q", "current", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&clean.stdout).expect("JSON");
+    assert!(value["dirty"].is_null(), "{value}");
+}
+
+#[test]
 fn sql_with_triggers_string_semicolons_and_crlf_line_endings_runs_whole() {
     let p = Project::new();
     let up = "CREATE TABLE log (msg TEXT);\n\

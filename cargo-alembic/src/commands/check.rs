@@ -6,7 +6,7 @@
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::url::SqliteTarget;
-use alembic_runtime::{Migrator, RunError};
+use alembic_runtime::{Dirty, Migrator, RunError};
 
 use crate::args::GlobalOpts;
 use crate::error::{CliError, CliResult};
@@ -37,6 +37,22 @@ fn verify_checksums(project: &Project, scripts: &ScriptDirectory, current: &[Str
     Ok(())
 }
 
+/// The dirty state a failed non-transactional revision left (see `alembic_runtime::Dirty`), if
+/// any. A SQLite file that does not exist is clean, and a read command must not create it.
+pub fn dirty_state(project: &Project, scripts: &ScriptDirectory) -> CliResult<Option<Dirty>> {
+    let missing_file = matches!(
+        project.sqlite_target(project.require_url()?),
+        Some(SqliteTarget::File(path)) if !path.exists()
+    );
+    if missing_file {
+        return Ok(None);
+    }
+    let migrator = Migrator::new(scripts, project.run_options());
+    Ok(project
+        .connect()?
+        .with_backend(|backend| migrator.dirty(backend))?)
+}
+
 pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
     let project = Project::load(global)?;
     let scripts = project.scripts()?;
@@ -60,19 +76,8 @@ pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
     }
     // A failed non-transactional revision left the database dirty: upgrades refuse until it
     // is resolved, so it is not "up to date" whatever its version table says.
-    // A SQLite file that does not exist is clean, and a read command must not create it.
-    let missing_file = matches!(
-        project.sqlite_target(project.require_url()?),
-        Some(SqliteTarget::File(path)) if !path.exists()
-    );
-    if !missing_file {
-        let migrator = Migrator::new(&scripts, project.run_options());
-        if let Some(dirty) = project
-            .connect()?
-            .with_backend(|backend| migrator.dirty(backend))?
-        {
-            return Err(RunError::Dirty(Box::new(dirty)).into());
-        }
+    if let Some(dirty) = dirty_state(&project, &scripts)? {
+        return Err(RunError::Dirty(Box::new(dirty)).into());
     }
     verify_checksums(&project, &scripts, &current)?;
     let steps = pending(&scripts, &current)?;

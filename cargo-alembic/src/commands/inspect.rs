@@ -53,14 +53,27 @@ pub fn current(global: &GlobalOpts, args: &ReadArgs, printer: &Printer) -> CliRe
         .into_iter()
         .map(|h| Ok(RevView::new(&scripts, script(&scripts, h)?)))
         .collect::<CliResult<Vec<_>>>()?;
+    // Upgrades refuse a dirty database until it is resolved: say so where people look first.
+    let dirty = crate::commands::check::dirty_state(&project, &scripts)?;
     if args.json {
         let at_heads = crate::commands::check::pending(&scripts, &heads)?.is_empty();
         printer.json(&json!({
             "url": url,
             "current": views.iter().map(RevView::json).collect::<Vec<_>>(),
             "at_heads": at_heads,
+            "dirty": dirty.as_ref().map(|d| json!({
+                "revision": d.revision,
+                "operation": d.operation.as_str(),
+                "failed_at": d.failed_at,
+            })),
         }));
         return Ok(());
+    }
+    if let Some(dirty) = &dirty {
+        log::warn!(
+            "{}",
+            alembic_runtime::RunError::Dirty(Box::new(dirty.clone()))
+        );
     }
     if verbose {
         printer.out(&format!("Current revision(s) for {url}:"));
