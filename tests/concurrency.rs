@@ -8,10 +8,14 @@
 
 #[path = "support/project.rs"]
 mod project;
+#[path = "support/server_db.rs"]
+mod server_db;
 
 use std::process::{Command, Stdio};
 
 use std::time::{Duration, Instant};
+
+use server_db::ServerDb;
 
 use project::{bin, sqlite_url, Project, DEFAULT_CONFIG};
 
@@ -105,93 +109,7 @@ fn eight_processes_at_once_on_sqlite() {
     check(&outcomes, ran_log, versions);
 }
 
-/// A fresh database on a server, dropped at the end (best effort).
-struct ServerDb {
-    client: &'static str,
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
 impl ServerDb {
-    /// `None` (after a loud notice) when `env_var` is unset, unless ALEMBIC_TEST_REQUIRE_ALL=1.
-    fn create(env_var: &str, client: &'static str) -> Option<ServerDb> {
-        let Ok(admin_url) = std::env::var(env_var) else {
-            assert!(
-                std::env::var("ALEMBIC_TEST_REQUIRE_ALL").map_or(true, |v| v != "1"),
-                "ALEMBIC_TEST_REQUIRE_ALL=1 but {env_var} is not set"
-            );
-            // Straight to stderr: libtest hides the output of a passing test.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "!!! SKIPPED: {env_var} is not set, so the {client} concurrency test did not run"
-            );
-            return None;
-        };
-        let name = format!(
-            "conc_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() % 1_000_000_000)
-                .unwrap_or_default()
-        );
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_string())
-            .expect("server URL ends in /database");
-        let db = ServerDb {
-            client,
-            url: format!("{base}/{name}"),
-            admin_url,
-            name,
-        };
-        db.sql(&db.admin_url, &format!("CREATE DATABASE {}", db.name));
-        Some(db)
-    }
-
-    /// Runs one statement with the server's client; returns its rows, one line each.
-    fn sql(&self, url: &str, statement: &str) -> Vec<String> {
-        let out = if self.client == "psql" {
-            Command::new("psql")
-                .args([
-                    url,
-                    "-X",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    statement,
-                ])
-                .output()
-        } else {
-            // mysql://user@host:port/db -> mysql -h host -P port -u user db
-            let rest = url.trim_start_matches("mysql://");
-            let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
-            let (hostport, dbname) = rest.split_once('/').unwrap_or((rest, ""));
-            let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
-            Command::new("mysql")
-                .args([
-                    "-h", host, "-P", port, "-u", user, "-N", "-B", dbname, "-e", statement,
-                ])
-                .output()
-        }
-        .unwrap_or_else(|e| panic!("{} client: {e}", self.client));
-        assert!(
-            out.status.success(),
-            "{} `{statement}` failed: {}",
-            self.client,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()
-    }
-
     fn run(&self, sleep: &str) {
         let p = Project::new();
         write_scripts(&p, sleep);
@@ -252,29 +170,26 @@ impl ServerDb {
     }
 }
 
-impl Drop for ServerDb {
-    fn drop(&mut self) {
-        // best effort: a failed drop must not hide the test's own failure
-        let stmt = if self.client == "psql" {
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
-        } else {
-            format!("DROP DATABASE IF EXISTS {}", self.name)
-        };
-        let url = self.admin_url.clone();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sql(&url, &stmt)));
-    }
-}
-
 #[test]
 fn eight_processes_at_once_on_postgres() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
+    if let Some(db) = ServerDb::create(
+        "ALEMBIC_TEST_POSTGRES_URL",
+        "psql",
+        "conc",
+        "concurrency test",
+    ) {
         db.run("SELECT pg_sleep(0.1);");
     }
 }
 
 #[test]
 fn a_held_lock_times_out_naming_the_session_on_postgres() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
+    if let Some(db) = ServerDb::create(
+        "ALEMBIC_TEST_POSTGRES_URL",
+        "psql",
+        "conc",
+        "concurrency test",
+    ) {
         let holding = format!(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = '{}')",
@@ -290,7 +205,12 @@ fn a_held_lock_times_out_naming_the_session_on_postgres() {
 
 #[test]
 fn a_held_lock_times_out_naming_the_connection_on_mysql() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql") {
+    if let Some(db) = ServerDb::create(
+        "ALEMBIC_TEST_MYSQL_URL",
+        "mysql",
+        "conc",
+        "concurrency test",
+    ) {
         let holding = format!(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' \
              AND INFO LIKE '%SLEEP(4)%' AND ID <> CONNECTION_ID()",
@@ -306,7 +226,12 @@ fn a_held_lock_times_out_naming_the_connection_on_mysql() {
 
 #[test]
 fn eight_processes_at_once_on_mysql() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql") {
+    if let Some(db) = ServerDb::create(
+        "ALEMBIC_TEST_MYSQL_URL",
+        "mysql",
+        "conc",
+        "concurrency test",
+    ) {
         db.run("SELECT SLEEP(0.1);");
     }
 }

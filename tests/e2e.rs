@@ -5,9 +5,13 @@
 
 #[path = "support/project.rs"]
 mod project;
+#[path = "support/server_db.rs"]
+mod server_db;
 
 use std::fs;
 use std::path::Path;
+
+use server_db::ServerDb;
 
 use project::{
     command, heads_in, index_exists, make_python_alembic_db, run_cmd, sqlite_url, table_exists,
@@ -1650,96 +1654,7 @@ fn offline_sql_applied_by_hand_reaches_the_same_state_as_online() {
 // ---------------------------------------------------------------------------------------------
 // the same scenario on the real servers (SPEC section 8)
 
-/// A throw-away database on a PostgreSQL or MySQL server, created and dropped with the server's
-/// own command-line client so the test shares no code with the product.
-struct ServerDb {
-    client: &'static str,
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
 impl ServerDb {
-    /// None (the test is skipped, loudly) when `env_var` is unset, unless CI requires every
-    /// backend (ALEMBIC_TEST_REQUIRE_ALL=1), as the project's other server tests do.
-    fn create(env_var: &str, client: &'static str) -> Option<ServerDb> {
-        let Ok(admin_url) = std::env::var(env_var) else {
-            assert!(
-                std::env::var("ALEMBIC_TEST_REQUIRE_ALL").map_or(true, |v| v != "1"),
-                "ALEMBIC_TEST_REQUIRE_ALL=1 but {env_var} is not set"
-            );
-            // Straight to stderr: libtest hides eprintln! output of a passing test, and a
-            // skipped backend must be seen.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "!!! SKIPPED: {env_var} is not set, so the {client} end-to-end test did not run"
-            );
-            return None;
-        };
-        let name = format!(
-            "e2e_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() % 1_000_000_000)
-                .unwrap_or_default()
-        );
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b.to_string())
-            .expect("server URL ends in /database");
-        let db = ServerDb {
-            client,
-            url: format!("{base}/{name}"),
-            admin_url,
-            name,
-        };
-        db.sql(&db.admin_url, &format!("CREATE DATABASE {}", db.name));
-        Some(db)
-    }
-
-    /// Runs one statement with the server's client; returns its rows as tab-separated lines.
-    fn sql(&self, url: &str, statement: &str) -> Vec<String> {
-        let out = if self.client == "psql" {
-            std::process::Command::new("psql")
-                .args([
-                    url,
-                    "-X",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    statement,
-                ])
-                .output()
-        } else {
-            // mysql://user@host:port/db -> mysql -h host -P port -u user db
-            let rest = url.trim_start_matches("mysql://");
-            let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
-            let (hostport, dbname) = rest.split_once('/').unwrap_or((rest, ""));
-            let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
-            std::process::Command::new("mysql")
-                .args([
-                    "-h", host, "-P", port, "-u", user, "-N", "-B", dbname, "-e", statement,
-                ])
-                .output()
-        }
-        .unwrap_or_else(|e| panic!("{} client: {e}", self.client));
-        assert!(
-            out.status.success(),
-            "{} `{statement}` failed: {}",
-            self.client,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()
-    }
-
     fn rows(&self) -> Vec<String> {
         let mut rows = self.sql(&self.url, "SELECT version_num FROM alembic_version");
         rows.sort();
@@ -1753,19 +1668,6 @@ impl ServerDb {
             format!("SELECT count(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{table}'", self.name)
         };
         self.sql(&self.url, &q).first().map(String::as_str) == Some("1")
-    }
-}
-
-impl Drop for ServerDb {
-    fn drop(&mut self) {
-        // best effort: a failed drop must not hide the test's own failure
-        let stmt = if self.client == "psql" {
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
-        } else {
-            format!("DROP DATABASE IF EXISTS {}", self.name)
-        };
-        let url = self.admin_url.clone();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sql(&url, &stmt)));
     }
 }
 
@@ -1848,14 +1750,20 @@ fn server_walkthrough(db: &ServerDb, transactional_ddl: bool) {
 
 #[test]
 fn walkthrough_on_postgresql() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_POSTGRES_URL", "psql") {
+    if let Some(db) = ServerDb::create(
+        "ALEMBIC_TEST_POSTGRES_URL",
+        "psql",
+        "e2e",
+        "end-to-end test",
+    ) {
         server_walkthrough(&db, true);
     }
 }
 
 #[test]
 fn walkthrough_on_mysql() {
-    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql") {
+    if let Some(db) = ServerDb::create("ALEMBIC_TEST_MYSQL_URL", "mysql", "e2e", "end-to-end test")
+    {
         server_walkthrough(&db, false);
     }
 }
