@@ -19,9 +19,19 @@ pub struct RunOptions {
     /// `cargo-alembic 0.1.0`.
     pub tool: String,
     /// Before an upgrade or downgrade, check that the scripts of the applied revisions were
-    /// not edited since they ran (one comparison per current head). Off by default for now;
-    /// stamping never verifies, so it stays the way out.
+    /// not edited since they ran (one comparison per current head). On by default; stamping
+    /// never verifies, so it stays the way out.
     pub verify_checksums: bool,
+    /// With `verify_checksums`, log a warning naming the edited revision instead of refusing
+    /// to run. For apps that would rather start than stop on an edited comment.
+    pub warn_on_checksum_mismatch: bool,
+    /// Deploy rollback: when the database is at revisions this build has no script for (a
+    /// newer build migrated it), revert them with the downgrade SQL their history rows
+    /// stored, then run. Off by default: such a database is refused.
+    pub revert_unknown_revisions: bool,
+    /// How long to wait for another process's run lock before failing with an error that
+    /// names the holder; `None` waits for ever.
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 impl Default for RunOptions {
@@ -31,7 +41,10 @@ impl Default for RunOptions {
             version_table_schema: None,
             transaction_per_migration: false,
             tool: concat!("alembic-runtime ", env!("CARGO_PKG_VERSION")).to_string(),
-            verify_checksums: false,
+            verify_checksums: true,
+            warn_on_checksum_mismatch: false,
+            revert_unknown_revisions: false,
+            lock_timeout: Some(std::time::Duration::from_secs(60)),
         }
     }
 }
