@@ -24,8 +24,32 @@ pub const DEFAULT_VERSION_TABLE: &str = "alembic_version";
 /// Seconds a run waits for another process's migration lock before giving up.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 
+/// Which run lock a server run takes (`lock` in the configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LockMode {
+    /// The database's session lock (PostgreSQL advisory lock, MySQL `GET_LOCK`; on SQLite a
+    /// lock file): freed by the server when the session dies.
+    #[default]
+    Advisory,
+    /// A lease row in `<version_table>_lock`, renewed by a heartbeat and taken over once it
+    /// expires: for connections through a transaction-pooling proxy (PgBouncer), where a
+    /// session lock is lost between transactions.
+    Lease,
+}
+
+impl LockMode {
+    /// The configuration's spelling: `advisory` or `lease`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMode::Advisory => "advisory",
+            LockMode::Lease => "lease",
+        }
+    }
+}
+
 /// The keys a configuration table may hold, for messages.
-pub const CONFIG_KEYS: [&str; 11] = [
+pub const CONFIG_KEYS: [&str; 12] = [
     "script_location",
     "url",
     "version_locations",
@@ -37,6 +61,7 @@ pub const CONFIG_KEYS: [&str; 11] = [
     "timezone",
     "backup",
     "lock_timeout",
+    "lock",
 ];
 
 /// Resolved project settings. `Debug` masks the URL's password.
@@ -71,6 +96,9 @@ pub struct Config {
     /// Seconds to wait for another process's migration lock before failing with an error
     /// that names the holder.
     pub lock_timeout: u64,
+    /// Which run lock PostgreSQL and MySQL runs take (`advisory` by default, `lease` behind a
+    /// transaction-pooling proxy).
+    pub lock: LockMode,
 }
 
 /// Why a configuration could not be read. Each names the file, and the line where known.
@@ -140,6 +168,7 @@ struct RawConfig {
     timezone: Option<String>,
     backup: Option<bool>,
     lock_timeout: Option<u64>,
+    lock: Option<String>,
 }
 
 /// An `alembic.toml` file: only the `[alembic]` table, so a misspelt table name is caught.
@@ -266,6 +295,7 @@ impl Config {
             timezone: None,
             backup: false,
             lock_timeout: DEFAULT_LOCK_TIMEOUT_SECS,
+            lock: LockMode::Advisory,
         }
     }
 
@@ -333,6 +363,19 @@ impl Config {
                 "is longer than 63 characters, the limit of PostgreSQL identifiers",
             ));
         }
+        let lock = match raw.lock.as_deref().map(str::trim) {
+            None | Some("advisory") => LockMode::Advisory,
+            Some("lease") => LockMode::Lease,
+            Some(other) => {
+                return Err(invalid(
+                    "lock",
+                    &format!(
+                        "is {other:?}; use \"advisory\" (the default: a session lock) or \
+                         \"lease\" (a lease row, for PgBouncer's transaction pooling)"
+                    ),
+                ))
+            }
+        };
 
         Ok(Config {
             config_path: config_path.to_path_buf(),
@@ -355,6 +398,7 @@ impl Config {
             timezone: raw.timezone.filter(|s| !s.trim().is_empty()),
             backup: raw.backup.unwrap_or(false),
             lock_timeout: raw.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS),
+            lock,
         })
     }
 
@@ -415,6 +459,7 @@ impl fmt::Debug for Config {
             .field("timezone", &self.timezone)
             .field("backup", &self.backup)
             .field("lock_timeout", &self.lock_timeout)
+            .field("lock", &self.lock)
             .finish()
     }
 }
@@ -483,6 +528,7 @@ mod tests {
         assert_eq!(c.timezone, None);
         assert!(!c.backup);
         assert_eq!(c.lock_timeout, 60);
+        assert_eq!(c.lock, LockMode::Advisory);
         assert_eq!(
             c.template_path(),
             Path::new("/proj/migrations/script.sql.tmpl")
@@ -507,6 +553,7 @@ transaction_per_migration = true
 timezone = "UTC"
 backup = true
 lock_timeout = 5
+lock = "lease"
 "#,
         )
         .expect("valid");
@@ -529,6 +576,7 @@ lock_timeout = 5
         assert_eq!(c.timezone.as_deref(), Some("UTC"));
         assert!(c.backup);
         assert_eq!(c.lock_timeout, 5);
+        assert_eq!(c.lock, LockMode::Lease);
 
         let url = c.database_url().expect("valid url").expect("set");
         assert_eq!(
@@ -696,5 +744,14 @@ lock_timeout = 5
                 .starts_with(&format!("{}: cannot read", missing.display())),
             "{e}"
         );
+    }
+
+    #[test]
+    fn lock_must_be_advisory_or_lease() {
+        let e = parse("[alembic]\nlock = \"mutex\"\n").expect_err("invalid lock");
+        let text = e.to_string();
+        assert!(text.contains("lock") && text.contains("mutex"), "{text}");
+        assert!(text.contains("advisory") && text.contains("lease"), "{text}");
+        assert!(text.contains(":2"), "names the line: {text}");
     }
 }
