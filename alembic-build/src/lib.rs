@@ -1,4 +1,5 @@
-//! Build-script helper: checks `migrations/versions` at compile time.
+//! Build-script helper: validates `migrations/versions` at compile time and embeds it into the
+//! application for `alembic_runtime::embedded!()`.
 //!
 //! ```text
 //! // build.rs
@@ -10,17 +11,20 @@
 //! [`embed`] reads the same configuration as `cargo alembic` (`alembic.toml` beside the
 //! package's `Cargo.toml`, else `[package.metadata.alembic]`), parses every script of every
 //! version location and checks the revision graph with the code the CLI uses. Each problem is
-//! shown as a cargo warning naming its file and line, and the build fails. It tells cargo to
-//! rerun the build script when the configuration, a version location or a script changes, and
-//! for nothing else.
+//! shown as a cargo warning naming its file and line, and the build fails. It then writes
+//! `alembic_embedded.rs` into `OUT_DIR`: the scripts' SQL, checksums, chained checksums and
+//! the graph's heads as static data. It tells cargo to rerun the build script when the
+//! configuration, a version location or a script changes, and for nothing else.
 //!
-//! Generating the embedded data for `alembic-runtime` (scripts, checksums and the precomputed
-//! graph in `OUT_DIR`) builds on this and is not done yet: today `embed` validates only.
+//! [`Embed`] is the same with options: another configuration file, or only the revisions up
+//! to a given one (to build an older release of the schema, e.g. for a rollback test).
 
 use std::path::{Path, PathBuf};
 
 use alembic_core::config::{Config, ConfigError};
 use alembic_core::source::{ScriptDirectory, SourceErrors};
+
+mod generate;
 
 /// Why the migrations could not be embedded. Each variant names the file at fault.
 #[derive(thiserror::Error)]
@@ -38,6 +42,14 @@ pub enum EmbedError {
     /// Every problem of every script, one per line.
     #[error("the migration scripts have {count} problem(s):\n{errors}", count = .0.len(), errors = .0)]
     Scripts(SourceErrors),
+    /// `OUT_DIR` is unset: `embed` was called outside a build script.
+    #[error("OUT_DIR is not set: call alembic_build::embed() from a build.rs")]
+    NoOutDir,
+    /// [`Embed::up_to`] named a revision that no script declares.
+    #[error("Embed::up_to({revision:?}): no script declares this revision id; check the id (`cargo alembic history`)")]
+    UnknownRevision { revision: String },
+    #[error("{}: cannot write the generated migrations: {message}", path.display())]
+    Write { path: PathBuf, message: String },
 }
 
 /// `Debug` is the message itself: a build script ends in `embed().expect(...)`, which prints
@@ -48,38 +60,130 @@ impl std::fmt::Debug for EmbedError {
     }
 }
 
-/// Checks the package's migrations (see the crate docs) and emits `cargo:rerun-if-changed`.
+/// Checks the package's migrations and embeds them (see the crate docs); the same as
+/// `Embed::new().run()`.
 pub fn embed() -> Result<(), EmbedError> {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .ok_or(EmbedError::NotInBuildScript)?;
-    let checked = check(&manifest_dir);
-    for path in &checked.watched {
-        println!("cargo:rerun-if-changed={}", path.display());
+    Embed::new().run()
+}
+
+/// [`embed`] with options.
+///
+/// ```text
+/// alembic_build::Embed::new()
+///     .config("db/alembic.toml")      // default: alembic.toml, else [package.metadata.alembic]
+///     .up_to("ae1027a6acf")           // default: every revision
+///     .run()
+///     .expect("migrations embedded");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Embed {
+    config: Option<PathBuf>,
+    up_to: Option<String>,
+}
+
+impl Embed {
+    pub fn new() -> Self {
+        Embed::default()
     }
-    if let Err(EmbedError::Scripts(errors)) = &checked.result {
-        // Cargo shows warnings of a failed build script one per line, which is where the user
-        // looks; the returned error repeats them for the panic message.
-        for error in errors.iter() {
-            println!("cargo:warning={error}");
+
+    /// Reads this configuration file (relative to the package root) instead of looking for
+    /// `alembic.toml` and then `[package.metadata.alembic]`.
+    pub fn config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config = Some(path.into());
+        self
+    }
+
+    /// Embeds only `revision` and what it needs (its ancestors through `Revises` and
+    /// `Depends On`): the schema as of that revision. Every script is still validated.
+    pub fn up_to(mut self, revision: impl Into<String>) -> Self {
+        self.up_to = Some(revision.into());
+        self
+    }
+
+    /// Validates, writes `OUT_DIR/alembic_embedded.rs` and emits `cargo:rerun-if-changed`.
+    /// Problems are also printed as cargo warnings, one per line with file:line.
+    pub fn run(self) -> Result<(), EmbedError> {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .ok_or(EmbedError::NotInBuildScript)?;
+        let out_dir = std::env::var_os("OUT_DIR")
+            .map(PathBuf::from)
+            .ok_or(EmbedError::NoOutDir)?;
+        let checked = check_with(&manifest_dir, self.config.as_deref());
+        for path in &checked.watched {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
+        match &checked.result {
+            Err(EmbedError::Scripts(errors)) => {
+                // Cargo shows warnings of a failed build script one per line, which is where
+                // the user looks; the returned error repeats them for the panic message.
+                for error in errors.iter() {
+                    println!("cargo:warning={error}");
+                }
+            }
+            Err(error) => println!("cargo:warning={error}"),
+            Ok(_) => {}
+        }
+        let (config, scripts) = checked.result?;
+        let scripts = match &self.up_to {
+            Some(revision) => select_up_to(scripts, revision)?,
+            None => scripts,
+        };
+        let path = out_dir.join(generate::FILE_NAME);
+        let text = generate::render(&scripts, &config, &manifest_dir);
+        std::fs::write(&path, text).map_err(|e| EmbedError::Write {
+            path,
+            message: e.to_string(),
+        })
     }
-    checked.result.map(|_| ())
+}
+
+/// `revision` and its ancestors, as a directory of their own (in the same map order).
+fn select_up_to(scripts: ScriptDirectory, revision: &str) -> Result<ScriptDirectory, EmbedError> {
+    if scripts.script(revision).is_none() {
+        return Err(EmbedError::UnknownRevision {
+            revision: revision.to_string(),
+        });
+    }
+    let mut keep: std::collections::HashSet<String> = scripts
+        .map()
+        .ancestors(revision)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    keep.insert(revision.to_string());
+    let (all, _) = scripts.into_parts();
+    let kept = all
+        .into_iter()
+        .filter(|s| keep.contains(s.id()))
+        .collect();
+    // A subset closed under ancestry is a valid graph of its own.
+    ScriptDirectory::from_scripts(kept).map_err(EmbedError::Scripts)
 }
 
 /// What a check found, and the paths whose change must rerun it (known even when it failed).
 struct Checked {
-    result: Result<ScriptDirectory, EmbedError>,
+    result: Result<(Config, ScriptDirectory), EmbedError>,
     watched: Vec<PathBuf>,
 }
 
+#[cfg(test)]
 fn check(manifest_dir: &Path) -> Checked {
-    let toml_path = manifest_dir.join("alembic.toml");
+    check_with(manifest_dir, None)
+}
+
+fn check_with(manifest_dir: &Path, config_path: Option<&Path>) -> Checked {
+    let toml_path = manifest_dir.join(config_path.unwrap_or(Path::new("alembic.toml")));
     let manifest_path = manifest_dir.join("Cargo.toml");
     // Both files decide which configuration applies (a new alembic.toml wins over the
     // manifest's table), so both are watched even when absent.
     let mut watched = vec![toml_path.clone(), manifest_path.clone()];
-    let config = match load_config(&toml_path, &manifest_path) {
+    let loaded = if config_path.is_some() {
+        Config::load(&toml_path).map_err(EmbedError::from)
+    } else {
+        load_config(&toml_path, &manifest_path)
+    };
+    let config = match loaded {
         Ok(config) => config,
         Err(error) => {
             return Checked {
@@ -95,7 +199,10 @@ fn check(manifest_dir: &Path) -> Checked {
     if let Ok(dir) = &result {
         watched.extend(dir.scripts().iter().map(|s| s.path.clone()));
     }
-    Checked { result, watched }
+    Checked {
+        result: result.map(|dir| (config, dir)),
+        watched,
+    }
 }
 
 fn load_config(toml_path: &Path, manifest_path: &Path) -> Result<Config, EmbedError> {
@@ -152,7 +259,7 @@ mod tests {
         std::fs::write(versions.join("a.sql"), script("a", "")).expect("write");
         std::fs::write(versions.join("b.sql"), script("b", "a")).expect("write");
         let checked = check(dir.path());
-        let scripts = checked.result.expect("valid");
+        let (_, scripts) = checked.result.expect("valid");
         assert_eq!(scripts.scripts().len(), 2);
         assert!(checked.watched.contains(&dir.path().join("alembic.toml")));
         assert!(checked.watched.contains(&dir.path().join("Cargo.toml")));
@@ -190,7 +297,7 @@ mod tests {
         );
         std::fs::create_dir_all(dir.path().join("db/versions")).expect("mkdir");
         std::fs::write(dir.path().join("db/versions/a.sql"), script("a", "")).expect("write");
-        let scripts = check(dir.path()).result.expect("valid");
+        let (_, scripts) = check(dir.path()).result.expect("valid");
         assert_eq!(scripts.scripts()[0].revision.id, "a");
     }
 

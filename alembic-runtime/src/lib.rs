@@ -46,6 +46,7 @@
 pub mod backend;
 mod dialect;
 pub mod dirty;
+pub mod embedded;
 pub mod error;
 mod executor;
 pub mod history;
@@ -65,6 +66,7 @@ pub mod verify;
 pub use backend::{Backend, BackendError, LockGuard, SqlValue, TablesState, VersionRowError};
 pub use dialect::Tables;
 pub use dirty::Dirty;
+pub use embedded::{Connection, Migrations};
 pub use error::RunError;
 pub use history::{ChainedChecksums, HistoryRow, Operation};
 pub use migrator::Migrator;

@@ -4,7 +4,7 @@
 use alembic_core::plan::{self, Direction, Plan};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::url::Dialect;
-use alembic_core::RevisionMap;
+use alembic_core::{Checksum, RevisionMap};
 
 use crate::backend::{Backend, BackendError, LockGuard};
 use crate::dialect::Tables;
@@ -14,7 +14,9 @@ use crate::executor::{self, database, Context};
 use crate::history::Operation;
 use crate::options::RunOptions;
 use crate::report::Report;
-use crate::verify::{verify_heads, Verification};
+use crate::embedded::Migrations;
+use crate::history::ChainedChecksums;
+use crate::verify::{self, verify_heads, Verification};
 
 /// What a run does besides executing its plan.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,15 +28,67 @@ enum Mode {
     Stamp { purge: bool },
 }
 
+/// Where the revisions come from.
+#[derive(Clone, Copy)]
+enum Source<'s> {
+    /// Scripts loaded from disk (the CLI), or assembled by the caller.
+    Directory(&'s ScriptDirectory),
+    /// Compiled into the application: answers the up-to-date check from static data, and
+    /// assembles its `ScriptDirectory` only when a run has work to do.
+    Embedded(&'s Migrations),
+}
+
+impl<'s> Source<'s> {
+    fn directory(self) -> &'s ScriptDirectory {
+        match self {
+            Source::Directory(scripts) => scripts,
+            Source::Embedded(migrations) => migrations.scripts(),
+        }
+    }
+
+    /// The graph's heads, sorted.
+    fn sorted_heads(self) -> Vec<&'s str> {
+        match self {
+            Source::Directory(scripts) => {
+                let mut heads = scripts.map().heads();
+                heads.sort_unstable();
+                heads
+            }
+            Source::Embedded(migrations) => migrations.sorted_heads().to_vec(),
+        }
+    }
+
+    /// The chained checksum of `id` computed from the scripts (precomputed when embedded).
+    fn chained_checksum(self, id: &str) -> Option<Checksum> {
+        match self {
+            Source::Directory(scripts) => ChainedChecksums::new(scripts).get(id),
+            Source::Embedded(migrations) => migrations
+                .revision(id)
+                .map(|rev| Checksum(rev.chained_checksum)),
+        }
+    }
+}
+
 /// Applies the revisions of a [`ScriptDirectory`] to databases.
 pub struct Migrator<'s> {
-    scripts: &'s ScriptDirectory,
+    source: Source<'s>,
     options: RunOptions,
 }
 
 impl<'s> Migrator<'s> {
     pub fn new(scripts: &'s ScriptDirectory, options: RunOptions) -> Self {
-        Migrator { scripts, options }
+        Migrator {
+            source: Source::Directory(scripts),
+            options,
+        }
+    }
+
+    /// A migrator over migrations compiled into the application.
+    pub fn embedded(migrations: &'s Migrations, options: RunOptions) -> Self {
+        Migrator {
+            source: Source::Embedded(migrations),
+            options,
+        }
     }
 
     pub fn options(&self) -> &RunOptions {
@@ -42,12 +96,12 @@ impl<'s> Migrator<'s> {
     }
 
     pub fn scripts(&self) -> &'s ScriptDirectory {
-        self.scripts
+        self.source.directory()
     }
 
     fn context(&self, dialect: Dialect) -> Context<'_> {
         Context {
-            scripts: self.scripts,
+            scripts: self.source.directory(),
             options: &self.options,
             tables: Tables::new(dialect, &self.options),
         }
@@ -87,14 +141,76 @@ impl<'s> Migrator<'s> {
         tables: &Tables,
     ) -> Result<Option<Dirty>, BackendError> {
         dirty::read(backend, tables, |id| {
-            self.scripts
+            self.source.directory()
                 .script(id)
                 .map(|s| (s.path.clone(), s.revision.down_revisions.clone()))
         })
     }
 
+    /// Whether the database is at every head of the graph, clean and (with checksum
+    /// verification on) unedited: exactly when `upgrade heads` has nothing to do. Reads only,
+    /// without the lock; see [`Migrator::upgrade`].
+    pub fn is_up_to_date(&self, backend: &mut dyn Backend) -> Result<bool, RunError> {
+        // No transaction around these reads: a write transaction would queue behind a running
+        // migration (SQLite's BEGIN IMMEDIATE), which is what this check exists to avoid.
+        // Each read sees committed state; a database seen at its heads can only move on by
+        // another run, which takes the lock and re-reads everything itself.
+        let tables = Tables::new(backend.dialect(), &self.options);
+        self.read_up_to_date(backend, &tables)
+    }
+
+    fn read_up_to_date(
+        &self,
+        backend: &mut dyn Backend,
+        tables: &Tables,
+    ) -> Result<bool, RunError> {
+        let heads = backend
+            .read_heads(tables)
+            .map_err(|cause| database("reading the version table", cause))?;
+        if heads.is_empty() || heads != self.source.sorted_heads() {
+            return Ok(false);
+        }
+        // A database without the history table (made by Python Alembic) is adopted by a run:
+        // not up to date until then.
+        let has_history = backend
+            .table_exists(tables, &tables.history)
+            .map_err(|cause| database("looking for the history table", cause))?;
+        if !has_history {
+            return Ok(false);
+        }
+        let dirty = dirty::read(backend, tables, |_| None)
+            .map_err(|cause| database("reading the latest history row", cause))?;
+        if dirty.is_some() {
+            return Ok(false);
+        }
+        if self.options.verify_checksums {
+            // One lookup per head: a head's chained checksum covers all its ancestors. Anything
+            // else than an exact match (an edit, a head applied by another tool) is left to the
+            // full run, which explains it or refuses.
+            for head in &heads {
+                let recorded = verify::latest_chain(backend, tables, head)?;
+                let expected = self.source.chained_checksum(head).map(|c| c.to_hex());
+                if recorded.is_none() || recorded != expected {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Upgrades to `target` (`head`, `heads`, an id, `+2`, `label@head`, ...).
+    ///
+    /// `head` (with a single head) and `heads` first check, without the lock, whether the
+    /// database is already there ([`Migrator::is_up_to_date`]): the startup of an app whose
+    /// database is current costs a few reads, and replicas starting together do not queue
+    /// on the lock for nothing.
     pub fn upgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
+        let to_all_heads = target == "heads"
+            || (target == "head" && self.source.sorted_heads().len() == 1);
+        if to_all_heads && self.is_up_to_date(backend)? {
+            log::debug!("the database is at {target}: nothing to do");
+            return Ok(Report::default());
+        }
         self.run(backend, Mode::Migrate, |map, heads| {
             Ok(plan::upgrade(map, heads, target)?)
         })
@@ -139,7 +255,7 @@ impl<'s> Migrator<'s> {
 
     /// The SQL script a plan would run, for `--sql`; see [`crate::offline_sql`].
     pub fn offline_sql(&self, dialect: Dialect, plan: &Plan) -> Result<String, RunError> {
-        crate::offline::offline_sql(dialect, plan, self.scripts, &self.options)
+        crate::offline::offline_sql(dialect, plan, self.source.directory(), &self.options)
     }
 
     /// Lock, tables, heads, plan, check, execute. The lock guard releases the lock (and rolls
@@ -193,13 +309,13 @@ impl<'s> Migrator<'s> {
         // planner deletes every row, known or not.
         let unknown: Vec<String> = heads
             .iter()
-            .filter(|h| mode != Mode::Stamp { purge: true } && self.scripts.script(h).is_none())
+            .filter(|h| mode != Mode::Stamp { purge: true } && self.source.directory().script(h).is_none())
             .cloned()
             .collect();
         if !unknown.is_empty() {
             return Err(RunError::UnknownDatabaseRevision {
                 revisions: unknown,
-                locations: executor::locations(self.scripts),
+                locations: executor::locations(self.source.directory()),
             });
         }
 
@@ -227,7 +343,8 @@ impl<'s> Migrator<'s> {
                 }
                 Mode::Migrate => {
                     let current = self
-                        .scripts
+                        .source
+                        .directory()
                         .script(&dirty.revision)
                         .map(|s| s.checksum.to_hex());
                     if current.is_none() || current == dirty.checksum {
@@ -248,7 +365,7 @@ impl<'s> Migrator<'s> {
             log::debug!("checksums verified: {verified:?}");
         }
 
-        let plan = make_plan(self.scripts.map(), &heads)?;
+        let plan = make_plan(self.source.directory().map(), &heads)?;
         if let Some(dirty) = dirty_retry {
             // A fixed script earns a rerun of itself, not a pass for some other run: a plan
             // that does not run the failed revision the way it failed would clear the state

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::backend::{Backend, SqlValue};
-use crate::dialect::placeholder;
+use crate::dialect::{placeholder, Tables};
 use crate::error::RunError;
 use crate::executor::{database, Context};
 use crate::history::{recorded_chains, ChainedChecksums};
@@ -59,7 +59,7 @@ pub(crate) fn verify_heads(
     }
     let mut chain = ChainedChecksums::new(ctx.scripts);
     for head in heads {
-        match latest_chain(backend, ctx, head)? {
+        match latest_chain(backend, &ctx.tables, head)? {
             Some(recorded) => {
                 check(backend, ctx, &mut chain, head, recorded)?;
                 found.verified.push(head.clone());
@@ -133,14 +133,14 @@ fn nearest_recorded(
 
 /// The chained checksum recorded when `revision` was last applied; `None` when its latest
 /// history row is not an application (a downgrade, a stamp that removed it) or there is none.
-fn latest_chain(
+pub(crate) fn latest_chain(
     backend: &mut dyn Backend,
-    ctx: &Context<'_>,
+    tables: &Tables,
     revision: &str,
 ) -> Result<Option<String>, RunError> {
     let rows = backend
         .query_strings(
-            &ctx.tables.select_latest_chain(),
+            &tables.select_latest_chain(),
             &[SqlValue::Text(revision.to_string())],
         )
         .map_err(|cause| database("reading the history table", cause))?;

@@ -7,8 +7,15 @@ use alembic_core::Checksum;
 use alembic_runtime::{Migrator, RunError, RunOptions, SqliteBackend};
 use support::*;
 
-fn verifying() -> RunOptions {
+/// Options of a run that does not check checksums (verification is on by default).
+fn unverified() -> RunOptions {
     let mut options = RunOptions::default();
+    options.verify_checksums = false;
+    options
+}
+
+fn verifying() -> RunOptions {
+    let mut options = unverified();
     options.verify_checksums = true;
     options
 }
@@ -25,7 +32,7 @@ fn unedited_heads_verify_and_an_edit_below_the_head_is_named() {
     let db = new_db();
     let mut conn = open(&db.path);
     let original = directory(five_scripts());
-    Migrator::new(&original, RunOptions::default())
+    Migrator::new(&original, unverified())
         .upgrade(&mut SqliteBackend::new(&mut conn), "r3")
         .expect("upgrade");
 
@@ -69,7 +76,7 @@ fn unedited_heads_verify_and_an_edit_below_the_head_is_named() {
     assert_eq!(user_tables(&conn), ["t1", "t2", "t3"]);
 
     // ...one that does not verify goes ahead, and stamping never verifies.
-    Migrator::new(&changed, RunOptions::default())
+    Migrator::new(&changed, unverified())
         .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
         .expect("unverified upgrade");
     Migrator::new(&changed, verifying())
@@ -82,7 +89,7 @@ fn unedited_heads_verify_and_an_edit_below_the_head_is_named() {
 fn an_edited_head_is_named() {
     let db = new_db();
     let mut conn = open(&db.path);
-    Migrator::new(&directory(five_scripts()), RunOptions::default())
+    Migrator::new(&directory(five_scripts()), unverified())
         .upgrade(&mut SqliteBackend::new(&mut conn), "head")
         .expect("upgrade");
     let err = Migrator::new(&directory(edited(5)), verifying())
@@ -96,11 +103,11 @@ fn an_edited_head_is_named() {
 fn a_revision_applied_again_after_an_edit_verifies() {
     let db = new_db();
     let mut conn = open(&db.path);
-    Migrator::new(&directory(five_scripts()), RunOptions::default())
+    Migrator::new(&directory(five_scripts()), unverified())
         .upgrade(&mut SqliteBackend::new(&mut conn), "r2")
         .expect("upgrade");
     let changed = directory(edited(2));
-    let migrator = Migrator::new(&changed, RunOptions::default());
+    let migrator = Migrator::new(&changed, unverified());
     migrator
         .downgrade(&mut SqliteBackend::new(&mut conn), "r1")
         .expect("downgrade");
@@ -157,7 +164,7 @@ fn python_upgrade(conn: &alembic_runtime::rusqlite::Connection, from: usize, to:
 fn a_head_python_applied_is_verified_through_the_revisions_we_applied_below_it() {
     let db = new_db();
     let mut conn = open(&db.path);
-    Migrator::new(&directory(five_scripts()), RunOptions::default())
+    Migrator::new(&directory(five_scripts()), unverified())
         .upgrade(&mut SqliteBackend::new(&mut conn), "r2")
         .expect("upgrade");
     python_upgrade(&conn, 2, 4);
@@ -193,7 +200,7 @@ fn an_edit_is_not_laundered_into_a_later_record_without_verification() {
     for python_in_between in [false, true] {
         let db = new_db();
         let mut conn = open(&db.path);
-        Migrator::new(&directory(five_scripts()), RunOptions::default())
+        Migrator::new(&directory(five_scripts()), unverified())
             .upgrade(&mut SqliteBackend::new(&mut conn), "r2")
             .expect("upgrade");
         let at = if python_in_between {
@@ -204,7 +211,7 @@ fn an_edit_is_not_laundered_into_a_later_record_without_verification() {
         };
         // r1 is edited after it ran; an upgrade that does not verify records r4...
         let changed = directory(edited(1));
-        Migrator::new(&changed, RunOptions::default())
+        Migrator::new(&changed, unverified())
             .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
             .unwrap_or_else(|e| panic!("unverified upgrade from {at}: {e}"));
         // ...whose chain extends what ran, so the edit is still found.
