@@ -194,6 +194,8 @@ pub trait Backend {
         if !self.table_exists(tables, &tables.history)? {
             self.execute_batch(&tables.create_history_table())?;
             state.created_history_table = true;
+        } else {
+            crate::history::add_missing_columns(self, tables)?;
         }
         Ok(state)
     }

@@ -288,6 +288,11 @@ impl Tables {
             "applied_at VARCHAR(32) NOT NULL",
             "duration_ms BIGINT",
             "tool VARCHAR(255) NOT NULL",
+            // Added for deploy rollback and audited amendments; nullable, so that
+            // `add_history_column` can add them to a table made before them.
+            HISTORY_ADDED_COLUMNS[0].1,
+            HISTORY_ADDED_COLUMNS[1].1,
+            HISTORY_ADDED_COLUMNS[2].1,
         ];
         let body: Vec<String> = columns.iter().map(|c| format!("{indent}{c}")).collect();
         format!(
@@ -295,6 +300,45 @@ impl Tables {
             self.history_sql(),
             body.join(",\n")
         )
+    }
+
+    /// The column names of the history table, one per row.
+    pub fn select_history_columns(&self) -> (String, Vec<SqlValue>) {
+        let table = SqlValue::Text(self.history.clone());
+        let schema = match &self.schema {
+            Some(s) => SqlValue::Text(s.clone()),
+            None => SqlValue::Null,
+        };
+        match self.dialect {
+            Dialect::Sqlite => match &self.schema {
+                Some(s) => (
+                    "SELECT name FROM pragma_table_info(?1, ?2)".to_string(),
+                    vec![table, SqlValue::Text(s.clone())],
+                ),
+                None => (
+                    "SELECT name FROM pragma_table_info(?1)".to_string(),
+                    vec![table],
+                ),
+            },
+            Dialect::Postgres => (
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2"
+                    .to_string(),
+                vec![schema, table],
+            ),
+            Dialect::Mysql => (
+                "SELECT column_name FROM information_schema.columns \
+                 WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?"
+                    .to_string(),
+                vec![schema, table],
+            ),
+        }
+    }
+
+    /// Adds one of [`HISTORY_ADDED_COLUMNS`] (its definition) to the history table. Every
+    /// dialect accepts `ADD COLUMN` of a nullable column without a default.
+    pub fn add_history_column(&self, definition: &str) -> String {
+        format!("ALTER TABLE {} ADD COLUMN {definition}", self.history_sql())
     }
 
     /// A query returning one row when `table` exists (in the configured schema, or the
@@ -365,14 +409,57 @@ impl Tables {
     /// chain: its chained checksum on upgrade and stamp rows, `''` on others (a downgrade, a
     /// stamp that removed it) and where none was recorded.
     fn applied_chain_expr() -> &'static str {
-        "COALESCE(CASE WHEN operation IN ('upgrade', 'stamp') THEN chained_checksum END, '')"
+        "COALESCE(CASE WHEN operation IN ('upgrade', 'stamp', 'rehash') THEN chained_checksum \
+         END, '')"
     }
 
-    /// The rows that moved the version table: upgrades, downgrades and stamps. The markers of
-    /// a failed non-transactional revision and of its resolution (see `dirty.rs`) say nothing
-    /// about what is applied, so chains skip them.
+    /// The rows that say what is applied: upgrades, downgrades and stamps, and rehashes (an
+    /// applied revision's amended checksums). The markers of a failed non-transactional
+    /// revision and of its resolution (see `dirty.rs`) say nothing about what is applied, so
+    /// chains skip them.
     fn moves_versions() -> &'static str {
-        "operation IN ('upgrade', 'downgrade', 'stamp')"
+        "operation IN ('upgrade', 'downgrade', 'stamp', 'rehash')"
+    }
+
+    /// `a || b || ...` (SQLite, PostgreSQL) or `CONCAT(a, b, ...)` (MySQL).
+    fn concat(&self, parts: &[&str]) -> String {
+        match self.dialect {
+            Dialect::Mysql => format!("CONCAT({})", parts.join(", ")),
+            Dialect::Sqlite | Dialect::Postgres => parts.join(" || "),
+        }
+    }
+
+    /// A revision's latest upgrade row as `checksum chained_checksum down_revisions...` (`-`
+    /// for a missing checksum, and `?` alone in place of the parents when the row has none
+    /// recorded), or no row; parameter: the id. What reverting a revision without its script
+    /// reads (see `rollback.rs`).
+    pub fn select_latest_upgrade(&self) -> String {
+        let line = self.concat(&[
+            "COALESCE(checksum, '-')",
+            "' '",
+            "COALESCE(chained_checksum, '-')",
+            "' '",
+            "COALESCE(down_revisions, '?')",
+        ]);
+        format!(
+            "SELECT {line} FROM {} WHERE revision = {} AND operation = 'upgrade' \
+             ORDER BY id DESC LIMIT 1",
+            self.history_sql(),
+            placeholder(self.dialect, 1)
+        )
+    }
+
+    /// The downgrade SQL stored by a revision's latest upgrade row, prefixed with `s`, or `n`
+    /// when that row stored none (so that an empty script is told from a missing one); no row
+    /// when there is no upgrade row. Parameter: the id.
+    pub fn select_latest_downgrade_sql(&self) -> String {
+        let stored = self.concat(&["'s'", "downgrade_sql"]);
+        format!(
+            "SELECT CASE WHEN downgrade_sql IS NULL THEN 'n' ELSE {stored} END FROM {} \
+             WHERE revision = {} AND operation = 'upgrade' ORDER BY id DESC LIMIT 1",
+            self.history_sql(),
+            placeholder(self.dialect, 1)
+        )
     }
 
     /// One revision's latest applied chain (see `applied_chain_expr`); parameter: the id.
@@ -437,7 +524,7 @@ impl Tables {
 }
 
 /// The history columns a row insert fills (`id` is generated).
-pub const HISTORY_COLUMNS: [&str; 8] = [
+pub const HISTORY_COLUMNS: [&str; 11] = [
     "revision",
     "operation",
     "checksum",
@@ -446,6 +533,18 @@ pub const HISTORY_COLUMNS: [&str; 8] = [
     "applied_at",
     "duration_ms",
     "tool",
+    "down_revisions",
+    "actor",
+    "reason",
+];
+
+/// The history columns added after the table's first layout, with their definitions: a
+/// history table made by an earlier build gets them added when a run finds them missing
+/// (`history::add_missing_columns`).
+pub const HISTORY_ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("down_revisions", "down_revisions TEXT"),
+    ("actor", "actor VARCHAR(255)"),
+    ("reason", "reason TEXT"),
 ];
 
 /// The current UTC time as ISO-8601 text with milliseconds, computed by the database, for
@@ -522,8 +621,8 @@ mod tests {
         assert_eq!(
             m.insert_history(),
             "INSERT INTO alembic_version_history (revision, operation, checksum, \
-             chained_checksum, downgrade_sql, applied_at, duration_ms, tool) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+             chained_checksum, downgrade_sql, applied_at, duration_ms, tool, down_revisions, \
+             actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
     }
 }

@@ -21,7 +21,7 @@ use crate::history::{now_utc_text, Operation};
 fn marker(operation: Operation) -> &'static str {
     match operation {
         Operation::Downgrade => "failed downgrade",
-        Operation::Upgrade | Operation::Stamp => "failed upgrade",
+        Operation::Upgrade | Operation::Stamp | Operation::Rehash => "failed upgrade",
     }
 }
 
@@ -56,7 +56,9 @@ impl Dirty {
         };
         match self.operation {
             Operation::Downgrade => (self.revision.clone(), parents),
-            Operation::Upgrade | Operation::Stamp => (parents, self.revision.clone()),
+            Operation::Upgrade | Operation::Stamp | Operation::Rehash => {
+                (parents, self.revision.clone())
+            }
         }
     }
 }
@@ -154,6 +156,10 @@ fn insert(
         SqlValue::Text(now_utc_text()),
         duration_ms.map_or(SqlValue::Null, SqlValue::Int),
         SqlValue::Text(tool.to_string()),
+        // down_revisions, actor, reason: a marker says nothing of them.
+        SqlValue::Null,
+        SqlValue::Null,
+        SqlValue::Null,
     ];
     backend.execute(&tables.insert_history(), &params)?;
     Ok(())

@@ -23,7 +23,9 @@ use crate::backend::{Backend, BackendError};
 use crate::dialect::Tables;
 use crate::dirty;
 use crate::error::RunError;
-use crate::history::{now_utc_text, recorded_chains, ChainedChecksums, HistoryRow, Operation};
+use crate::history::{
+    join_down_revisions, now_utc_text, recorded_chains, ChainedChecksums, HistoryRow, Operation,
+};
 use crate::options::RunOptions;
 use crate::report::{Applied, Report};
 
@@ -359,7 +361,9 @@ pub(crate) fn history_rows(
             let chained = match (script, operation) {
                 (None, _) => None,
                 (Some(_), Operation::Downgrade) => chain.get(revision),
-                (Some(_), Operation::Upgrade | Operation::Stamp) => chain.applying(revision),
+                (Some(_), Operation::Upgrade | Operation::Stamp | Operation::Rehash) => {
+                    chain.applying(revision)
+                }
             };
             HistoryRow {
                 revision: revision.to_string(),
@@ -373,6 +377,15 @@ pub(crate) fn history_rows(
                 applied_at: applied_at.clone(),
                 duration_ms,
                 tool: tool.clone(),
+                // Where reverting it leads, for a later build that lacks its script.
+                down_revisions: match (operation, script) {
+                    (Operation::Upgrade, Some(s)) => {
+                        Some(join_down_revisions(&s.revision.down_revisions))
+                    }
+                    _ => None,
+                },
+                actor: None,
+                reason: None,
             }
         };
     match &step.kind {

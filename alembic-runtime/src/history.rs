@@ -2,7 +2,7 @@
 //!
 //! One row is written per upgrade, downgrade and stamp of a revision, in the same transaction
 //! as the revision's version-row change, so the history never claims more than the version
-//! table does.
+//! table does; and one per audited amendment (`rehash`) of an applied script.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -11,7 +11,7 @@ use alembic_core::source::ScriptDirectory;
 use alembic_core::Checksum;
 
 use crate::backend::{Backend, BackendError, SqlValue};
-use crate::dialect::Tables;
+use crate::dialect::{Tables, HISTORY_ADDED_COLUMNS};
 
 /// What happened to a revision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,6 +19,10 @@ pub enum Operation {
     Upgrade,
     Downgrade,
     Stamp,
+    /// An audited amendment: an applied script was edited in a way that changes nothing the
+    /// database holds (a comment, whitespace), and its new checksum is recorded, with who and
+    /// why, so that verification passes again. Moves no version row.
+    Rehash,
 }
 
 impl Operation {
@@ -28,6 +32,7 @@ impl Operation {
             Operation::Upgrade => "upgrade",
             Operation::Downgrade => "downgrade",
             Operation::Stamp => "stamp",
+            Operation::Rehash => "rehash",
         }
     }
 }
@@ -57,6 +62,14 @@ pub struct HistoryRow {
     pub duration_ms: Option<i64>,
     /// Which tool applied it, e.g. `cargo-alembic 0.1.0`.
     pub tool: String,
+    /// The revision's parents (`Revises`), space-separated, `""` for a root; on upgrade rows,
+    /// so that a build without the script can still tell where reverting it leads (see
+    /// `rollback.rs`). `None` on other rows.
+    pub down_revisions: Option<String>,
+    /// Who made an audited change (a rehash): git's `user.name`, else `$USER`.
+    pub actor: Option<String>,
+    /// Why (the rehash's `--reason`).
+    pub reason: Option<String>,
 }
 
 impl HistoryRow {
@@ -71,13 +84,59 @@ impl HistoryRow {
             SqlValue::Text(self.applied_at.clone()),
             self.duration_ms.map_or(SqlValue::Null, SqlValue::Int),
             SqlValue::Text(self.tool.clone()),
+            self.down_revisions.clone().into(),
+            self.actor.clone().into(),
+            self.reason.clone().into(),
         ]
     }
+}
+
+/// `down_revisions` as stored in a history row: space-separated, `""` for a root.
+pub fn join_down_revisions(parents: &[String]) -> String {
+    parents.join(" ")
+}
+
+/// The parents stored by [`join_down_revisions`].
+pub fn split_down_revisions(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(str::to_string).collect()
 }
 
 /// The current time as stored in `applied_at`.
 pub fn now_utc_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Adds the columns of [`HISTORY_ADDED_COLUMNS`] that an existing history table lacks (one
+/// made by an earlier build, before deploy rollback and rehash): all nullable, so the rows it
+/// holds stay valid, and a revision they describe without parents is refused by a revert with
+/// an error naming it rather than guessed at. Adding them beats refusing the run: the table is
+/// ours, the change is additive, and the user could only have run the same `ALTER TABLE`.
+/// One column query when nothing is missing.
+pub fn add_missing_columns<B: Backend + ?Sized>(
+    backend: &mut B,
+    tables: &Tables,
+) -> Result<Vec<&'static str>, BackendError> {
+    let (sql, params) = tables.select_history_columns();
+    let present: HashSet<String> = backend
+        .query_strings(&sql, &params)?
+        .into_iter()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+    let mut added = Vec::new();
+    for (name, definition) in HISTORY_ADDED_COLUMNS {
+        if !present.contains(name) {
+            backend.execute_batch(&tables.add_history_column(definition))?;
+            added.push(name);
+        }
+    }
+    if !added.is_empty() {
+        log::info!(
+            "added column(s) {} to {}, made by an earlier build",
+            added.join(", "),
+            tables.history
+        );
+    }
+    Ok(added)
 }
 
 /// The recorded chained checksum of every revision whose latest history row applied it (an
@@ -143,6 +202,21 @@ impl<'s> ChainedChecksums<'s> {
             parents.push(self.get(parent)?);
         }
         let chained = Checksum::chained(&script.checksum, &parents);
+        self.memo.insert(id.to_string(), chained);
+        Some(chained)
+    }
+
+    /// The chained checksum of `id` as recorded with script checksum `own` (not necessarily
+    /// its script's now): what a rehash records for the applied revisions above the amended
+    /// one, so that an edit of theirs that was not amended stays visible. Remembered for its
+    /// children.
+    pub fn recording(&mut self, id: &str, own: &Checksum) -> Option<Checksum> {
+        let script = self.scripts.script(id)?;
+        let mut parents = Vec::with_capacity(script.revision.down_revisions.len());
+        for parent in &script.revision.down_revisions {
+            parents.push(self.get(parent)?);
+        }
+        let chained = Checksum::chained(own, &parents);
         self.memo.insert(id.to_string(), chained);
         Some(chained)
     }

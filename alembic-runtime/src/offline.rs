@@ -212,7 +212,13 @@ fn history_insert(tables: &Tables, row: &HistoryRow) -> String {
     text(&mut sql, row.downgrade_sql.as_deref());
     sql.push_str(dialect::now_utc_text(d));
     sql.push_str(", NULL, ");
-    push_literal(&mut sql, d, &row.tool);
+    text(&mut sql, Some(&row.tool));
+    text(&mut sql, row.down_revisions.as_deref());
+    text(&mut sql, row.actor.as_deref());
+    match &row.reason {
+        Some(reason) => push_literal(&mut sql, d, reason),
+        None => sql.push_str("NULL"),
+    }
     sql.push(')');
     sql
 }

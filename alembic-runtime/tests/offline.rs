@@ -51,7 +51,10 @@ CREATE TABLE IF NOT EXISTS alembic_version_history (
     downgrade_sql TEXT,
     applied_at VARCHAR(32) NOT NULL,
     duration_ms BIGINT,
-    tool VARCHAR(255) NOT NULL
+    tool VARCHAR(255) NOT NULL,
+    down_revisions TEXT,
+    actor VARCHAR(255),
+    reason TEXT
 );
 
 -- Running upgrade  -> r1
@@ -61,7 +64,7 @@ INSERT INTO t1 VALUES (1);
 
 INSERT INTO alembic_version (version_num) VALUES ('r1');
 
-INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool) VALUES ('r1', 'upgrade', '{R1_SUM}', '{R1_CHAIN}', 'DROP TABLE t1;', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool');
+INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool, down_revisions, actor, reason) VALUES ('r1', 'upgrade', '{R1_SUM}', '{R1_CHAIN}', 'DROP TABLE t1;', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool', '', NULL, NULL);
 
 -- Running upgrade r1 -> r2
 
@@ -70,7 +73,7 @@ INSERT INTO t2 VALUES (2);
 
 UPDATE alembic_version SET version_num='r2' WHERE alembic_version.version_num = 'r1';
 
-INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool) VALUES ('r2', 'upgrade', '{R2_SUM}', '{R2_CHAIN}', 'DROP TABLE t2;', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool');
+INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool, down_revisions, actor, reason) VALUES ('r2', 'upgrade', '{R2_SUM}', '{R2_CHAIN}', 'DROP TABLE t2;', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool', 'r1', NULL, NULL);
 
 COMMIT;
 
@@ -102,10 +105,13 @@ CREATE TABLE IF NOT EXISTS alembic_version_history (
     downgrade_sql TEXT,
     applied_at VARCHAR(32) NOT NULL,
     duration_ms BIGINT,
-    tool VARCHAR(255) NOT NULL
+    tool VARCHAR(255) NOT NULL,
+    down_revisions TEXT,
+    actor VARCHAR(255),
+    reason TEXT
 );
 
-INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool) VALUES ('r2', 'downgrade', '{R2_SUM}', '{R2_CHAIN}', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool');
+INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool, down_revisions, actor, reason) VALUES ('r2', 'downgrade', '{R2_SUM}', '{R2_CHAIN}', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool', NULL, NULL, NULL);
 
 -- Running downgrade r1 -> 
 
@@ -113,7 +119,7 @@ DROP TABLE t1;
 
 DELETE FROM alembic_version WHERE alembic_version.version_num = 'r1';
 
-INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool) VALUES ('r1', 'downgrade', '{R1_SUM}', '{R1_CHAIN}', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool');
+INSERT INTO alembic_version_history (revision, operation, checksum, chained_checksum, downgrade_sql, applied_at, duration_ms, tool, down_revisions, actor, reason) VALUES ('r1', 'downgrade', '{R1_SUM}', '{R1_CHAIN}', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, 'test-tool', NULL, NULL, NULL);
 
 COMMIT;
 
