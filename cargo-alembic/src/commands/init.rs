@@ -147,9 +147,21 @@ fn run_in(cwd: &Path, global: &GlobalOpts, args: &InitArgs, printer: &Printer) -
         }
         changed = true;
     }
+    if changed {
+        // The one step init cannot do for the user: where in main the app migrates.
+        printer.note(&format!(
+            "To migrate the database when the application starts, add to its main.rs:\n    \
+             {MIGRATE_AT_STARTUP}\n(docs/embedding.md of cargo-alembic has the details)"
+        ));
+    }
     finish(printer, changed, generated_config, &config_path, &root);
     Ok(changed)
 }
+
+/// What an application's main.rs needs to migrate itself at startup.
+const MIGRATE_AT_STARTUP: &str = "static MIGRATIONS: alembic_runtime::Migrations = \
+     alembic_runtime::embedded!();\n    // in main(), with a rusqlite::Connection, \
+     postgres::Client or mysql::Conn:\n    let report = MIGRATIONS.upgrade(&mut conn, \"head\")?;";
 
 fn finish(printer: &Printer, changed: bool, generated_config: bool, config: &Path, root: &Path) {
     if !changed {
