@@ -310,3 +310,47 @@ fn an_edited_applied_script_stops_the_launch_with_the_revision_and_what_to_do() 
     );
     assert!(refused.stdout.is_empty(), "no job ran: {}", refused.stdout);
 }
+
+#[test]
+fn replicas_launched_at_once_apply_each_revision_once_and_all_start() {
+    let db = Db::new();
+    // Four processes on a new file: they also race to create its folder and the tables.
+    let replicas: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_promptpilot"))
+                .arg("list")
+                .env("DATABASE_URL", db.url())
+                .env("RUST_LOG", "info")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("replica starts")
+        })
+        .collect();
+    for replica in replicas {
+        let run = Run::from(replica.wait_with_output().expect("replica ends")).success();
+        assert_eq!(
+            run.stdout, "no prompts yet: add one with `promptpilot add-prompt`\n",
+            "{}",
+            run.stderr
+        );
+    }
+    let upgrades: Vec<(String, i64)> = {
+        let conn = db.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT revision, COUNT(*) FROM alembic_version_history \
+                 WHERE operation = 'upgrade' GROUP BY revision ORDER BY revision",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        rows
+    };
+    let once: Vec<(String, i64)> = REVISIONS.iter().map(|r| (r.to_string(), 1)).collect();
+    assert_eq!(upgrades, once, "each revision ran exactly once");
+    assert_eq!(version_rows(&db.path), [HEAD]);
+}
