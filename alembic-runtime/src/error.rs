@@ -16,13 +16,28 @@ pub enum RunError {
     /// newer build (or another branch) than this one.
     #[error(
         "the database is at revision {}, which none of the scripts in {locations} define: \
-         is this binary older than the database?",
-        revisions.join(", ")
+         is this binary older than the database?{}",
+        revisions.join(", "),
+        if *revertible {
+            " Its history rows stored the downgrade SQL: set \
+             `RunOptions::revert_unknown_revisions` (deploy rollback) to revert it and run, or \
+             run `cargo alembic downgrade <a revision this build has>`"
+        } else {
+            ""
+        }
     )]
     UnknownDatabaseRevision {
         revisions: Vec<String>,
         locations: String,
+        /// Every unknown revision can be reverted with the downgrade SQL its history row stored
+        /// (see [`crate::RunOptions::revert_unknown_revisions`]).
+        revertible: bool,
     },
+
+    /// Reverting revisions this build has no script for (deploy rollback) was refused or
+    /// failed.
+    #[error(transparent)]
+    Revert(Box<crate::rollback::RevertError>),
 
     /// The plan names a revision that no script defines (a plan built against other scripts).
     #[error("the plan runs revision {revision}, which none of the scripts in {locations} define")]
@@ -115,12 +130,12 @@ pub enum RunError {
         "revision {} ({}) changed after it was applied: the database recorded checksum {}, \
          the script now has {}; revert the edit and make the change in a new revision, or, if \
          the edit changes nothing the database holds (a comment, formatting), record the script \
-         as it is now by stamping the database to that revision and back (`stamp` runs no \
-         SQL)",
+         as it is now with an audited amendment: `cargo alembic rehash {} --reason \"...\"`",
         .0.revision,
         .0.path.display(),
         .0.recorded,
-        .0.current
+        .0.current,
+        .0.revision
     )]
     ChecksumMismatch(Box<Mismatch>),
 
@@ -178,6 +193,7 @@ impl RunError {
             RunError::Migration { applied, .. }
             | RunError::VersionTable { applied, .. }
             | RunError::Database { applied, .. } => Some(applied),
+            RunError::Revert(e) => e.applied(),
             _ => None,
         }
     }
@@ -191,6 +207,7 @@ impl RunError {
             | RunError::VersionTable { revision, .. } => Some(revision),
             RunError::ChecksumMismatch(m) => Some(&m.revision),
             RunError::Dirty(d) => Some(&d.revision),
+            RunError::Revert(e) => Some(e.revision()),
             RunError::UnknownDatabaseRevision { revisions, .. } => {
                 revisions.first().map(String::as_str)
             }

@@ -58,6 +58,7 @@ pub mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod report;
+pub mod rollback;
 mod split;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -73,6 +74,7 @@ pub use migrator::Migrator;
 pub use offline::offline_sql;
 pub use options::RunOptions;
 pub use report::{Applied, Report};
+pub use rollback::{RevertError, Unrevertible};
 #[cfg(feature = "sqlite")]
 pub use rusqlite;
 #[cfg(feature = "sqlite")]

@@ -14,6 +14,7 @@ use crate::executor::{self, database, Context};
 use crate::history::Operation;
 use crate::options::RunOptions;
 use crate::report::Report;
+use crate::rollback;
 use crate::embedded::Migrations;
 use crate::history::ChainedChecksums;
 use crate::verify::{self, verify_heads, Verification};
@@ -302,7 +303,7 @@ impl<'s> Migrator<'s> {
         mode: Mode,
         make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
     ) -> Result<Report, RunError> {
-        let heads = guard
+        let mut heads = guard
             .read_heads(&ctx.tables)
             .map_err(|cause| database("reading the version table", cause))?;
         // `stamp --purge` empties the version table whatever it holds, as in Alembic: the
@@ -312,11 +313,15 @@ impl<'s> Migrator<'s> {
             .filter(|h| mode != Mode::Stamp { purge: true } && self.source.directory().script(h).is_none())
             .cloned()
             .collect();
+        let mut reverted = Report::default();
         if !unknown.is_empty() {
-            return Err(RunError::UnknownDatabaseRevision {
-                revisions: unknown,
-                locations: executor::locations(self.source.directory()),
-            });
+            // Deploy rollback (see rollback.rs): refused unless asked for.
+            let scripts = self.source.directory();
+            let known = |id: &str| scripts.script(id).map(|s| s.revision.down_revisions.clone());
+            let revert = self.options.revert_unknown_revisions && mode == Mode::Migrate;
+            let locations = executor::locations(scripts);
+            (heads, reverted) =
+                rollback::unknown_heads(guard, ctx, revert, &heads, unknown, &known, locations)?;
         }
 
         let mut dirty_retry = None;
@@ -382,7 +387,8 @@ impl<'s> Migrator<'s> {
                 return Err(RunError::Dirty(Box::new(dirty)));
             }
         }
-        executor::run_plan(guard, ctx, &plan)
+        let report = executor::run_plan(guard, ctx, &plan)?;
+        Ok(rollback::followed_by(reverted, report))
     }
 }
 
