@@ -10,6 +10,8 @@ fn promptpilot(url: &str, args: &[&str]) -> (String, String) {
         .args(args)
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "info")
+        .env_remove("PROMPTPILOT_REVERT_UNKNOWN_REVISIONS")
+        .env_remove("PROMPTPILOT_WARN_ON_CHECKSUM_MISMATCH")
         .output()
         .expect("promptpilot runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
