@@ -296,12 +296,18 @@ impl AppError {
                 "pass --database-url (or set DATABASE_URL) to a sqlite:///relative/path.db or \
                  sqlite:////absolute/path.db URL; the default is {DEFAULT_URL}"
             )),
-            AppError::Migrate(RunError::UnknownDatabaseRevision { .. }) => Some(
-                "a newer build of promptpilot migrated this database. Deploy that build again, \
-                 or roll the schema back to this build's with --revert-unknown-revisions \
-                 (PROMPTPILOT_REVERT_UNKNOWN_REVISIONS=1)"
-                    .to_string(),
-            ),
+            AppError::Migrate(RunError::UnknownDatabaseRevision { revertible, .. }) => {
+                Some(if *revertible {
+                    "a newer build of promptpilot migrated this database. Deploy that build \
+                     again, or roll the schema back to this build's with \
+                     --revert-unknown-revisions (PROMPTPILOT_REVERT_UNKNOWN_REVISIONS=1)"
+                        .to_string()
+                } else {
+                    "a newer build of promptpilot (or another tool) migrated this database, and \
+                     did not store how to undo it: deploy that build again"
+                        .to_string()
+                })
+            }
             AppError::Migrate(RunError::ChecksumMismatch(_)) => Some(
                 "restore the script to what was applied and rebuild; to start anyway, pass \
                  --warn-on-checksum-mismatch (PROMPTPILOT_WARN_ON_CHECKSUM_MISMATCH=1)"

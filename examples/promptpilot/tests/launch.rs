@@ -253,21 +253,27 @@ fn the_data_migration_backfills_the_version_of_existing_prompts() {
 }
 
 #[test]
-fn a_database_from_a_newer_build_is_refused_with_the_deploy_rollback_hint() {
+fn a_database_from_a_newer_build_is_refused_and_reverted_only_on_request() {
     let db = Db::new();
     db.run(&["demo"]).success();
-    // What a newer build would leave: a revision this binary has never heard of.
+    // What a newer build leaves: its revision 6 applied, with the downgrade SQL and parents
+    // its history row stored (this build has no script for it).
     db.conn()
-        .execute(
-            "UPDATE alembic_version SET version_num = '6_from_a_newer_build'",
-            [],
+        .execute_batch(
+            "CREATE TABLE prompt_tags (prompt_id INTEGER NOT NULL REFERENCES prompts (id),
+                                       tag VARCHAR(50) NOT NULL);
+             UPDATE alembic_version SET version_num = '6_add_prompt_tags';
+             INSERT INTO alembic_version_history
+                 (revision, operation, downgrade_sql, down_revisions, applied_at, tool)
+             VALUES ('6_add_prompt_tags', 'upgrade', 'DROP TABLE prompt_tags;',
+                     '5_backfill_prompt_version', '2026-11-24T00:00:00Z', 'promptpilot 0.2.0');",
         )
         .expect("pretend a newer build ran");
 
     let refused = db.run(&["list"]).failure();
     assert!(
         refused.stderr.contains("cannot migrate the database")
-            && refused.stderr.contains("6_from_a_newer_build"),
+            && refused.stderr.contains("6_add_prompt_tags"),
         "{}",
         refused.stderr
     );
@@ -277,7 +283,61 @@ fn a_database_from_a_newer_build_is_refused_with_the_deploy_rollback_hint() {
         refused.stderr
     );
     assert!(refused.stdout.is_empty(), "no job ran: {}", refused.stdout);
-    assert_eq!(version_rows(&db.path), ["6_from_a_newer_build"]);
+    assert_eq!(version_rows(&db.path), ["6_add_prompt_tags"]);
+
+    let reverted = db.run(&["--revert-unknown-revisions", "list"]).success();
+    assert!(
+        reverted.stderr.contains("reverted 6_add_prompt_tags"),
+        "{}",
+        reverted.stderr
+    );
+    assert!(
+        reverted.stdout.contains("summarize-ticket"),
+        "the job ran: {}",
+        reverted.stdout
+    );
+    assert_eq!(version_rows(&db.path), [HEAD]);
+    let tags: i64 = db
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'prompt_tags'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(tags, 0, "the stored downgrade SQL ran");
+}
+
+#[test]
+fn a_revision_without_stored_downgrade_sql_is_refused_even_on_request() {
+    let db = Db::new();
+    db.run(&["demo"]).success();
+    // A version row with no history behind it: nothing says how to undo it.
+    db.conn()
+        .execute(
+            "UPDATE alembic_version SET version_num = '6_from_elsewhere'",
+            [],
+        )
+        .expect("pretend another tool ran");
+
+    let refused = db.run(&["list"]).failure();
+    assert!(
+        refused.stderr.contains("6_from_elsewhere")
+            && refused.stderr.contains("deploy that build again")
+            && !refused.stderr.contains("--revert-unknown-revisions"),
+        "{}",
+        refused.stderr
+    );
+    let still = db.run(&["--revert-unknown-revisions", "list"]).failure();
+    assert!(
+        still
+            .stderr
+            .contains("cannot revert revision 6_from_elsewhere"),
+        "{}",
+        still.stderr
+    );
+    assert!(still.stdout.is_empty(), "no job ran: {}", still.stdout);
+    assert_eq!(version_rows(&db.path), ["6_from_elsewhere"]);
 }
 
 #[test]
