@@ -16,6 +16,7 @@ use alembic_core::url::Dialect;
 
 use crate::dialect::{self, Tables};
 use crate::history::HistoryRow;
+use crate::options::{LockMode, RunOptions};
 
 /// A value bound to a statement parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +131,31 @@ impl TablesState {
     }
 }
 
+/// What a run asks of its lock, from its [`RunOptions`]; given to [`Backend::configure_lock`]
+/// before [`Backend::lock`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockSettings {
+    /// How long to wait for another holder; `None`: for ever.
+    pub timeout: Option<std::time::Duration>,
+    pub mode: LockMode,
+    /// With `LockMode::Lease`: how long a lease lives without a heartbeat.
+    pub lease_duration: std::time::Duration,
+    /// What the lease row records as the holder's tool.
+    pub tool: String,
+}
+
+impl From<&RunOptions> for LockSettings {
+    fn from(options: &RunOptions) -> Self {
+        LockSettings {
+            timeout: options.lock_timeout,
+            mode: options.lock_mode,
+            lease_duration: options.lease_duration,
+            tool: options.tool.clone(),
+        }
+    }
+}
+
 /// A database the executor can migrate.
 ///
 /// Required methods are the primitives each database implements; provided methods build the
@@ -149,6 +175,21 @@ pub trait Backend {
     /// The lock is per version table (`tables`): runs on other version tables of the same
     /// database need not wait. On SQLite the run starts inside a write transaction.
     fn lock(&mut self, tables: &Tables) -> Result<(), BackendError>;
+
+    /// Takes the run's lock settings (timeout, advisory or lease) for the next [`Backend::lock`].
+    /// A timeout set on the backend itself (`with_lock_timeout`, `with_busy_timeout`) is the
+    /// more specific setting and stays. The default refuses `LockMode::Lease`, which a
+    /// backend must implement.
+    fn configure_lock(&mut self, settings: &LockSettings) -> Result<(), BackendError> {
+        match settings.mode {
+            LockMode::Lease => Err(BackendError::msg(format!(
+                "the lease lock (lock = \"lease\") is not available on {}; use the default \
+                 advisory lock",
+                self.dialect().name()
+            ))),
+            _ => Ok(()),
+        }
+    }
 
     /// Releases the run lock; rolls back a transaction still open.
     fn unlock(&mut self) -> Result<(), BackendError>;
@@ -284,7 +325,18 @@ pub struct LockGuard<'a> {
 }
 
 impl<'a> LockGuard<'a> {
-    /// Takes the lock (waiting for another holder).
+    /// Takes the lock with the run's settings (timeout, advisory or lease), waiting for
+    /// another holder: [`Backend::configure_lock`], then [`Backend::lock`].
+    pub fn acquire_with(
+        backend: &'a mut dyn Backend,
+        tables: &Tables,
+        settings: &LockSettings,
+    ) -> Result<LockGuard<'a>, BackendError> {
+        backend.configure_lock(settings)?;
+        LockGuard::acquire(backend, tables)
+    }
+
+    /// Takes the lock with the backend's own settings (waiting for another holder).
     pub fn acquire(
         backend: &'a mut dyn Backend,
         tables: &Tables,

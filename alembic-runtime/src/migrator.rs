@@ -268,8 +268,9 @@ impl<'s> Migrator<'s> {
         make_plan: impl FnOnce(&RevisionMap, &[String]) -> Result<Plan, RunError>,
     ) -> Result<Report, RunError> {
         let ctx = self.context(backend.dialect());
-        let mut guard =
-            LockGuard::acquire(backend, &ctx.tables).map_err(|cause| RunError::Lock { cause })?;
+        // The run's lock settings (timeout, advisory or lease) reach the backend here.
+        let mut guard = LockGuard::acquire_with(backend, &ctx.tables, &(&self.options).into())
+            .map_err(|cause| RunError::Lock { cause })?;
 
         // Where DDL is transactional, the tables are created in the run's transaction (on
         // SQLite the lock opened it already): a refused or failed run leaves the database as it

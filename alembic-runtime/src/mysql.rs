@@ -4,18 +4,24 @@
 //! it belongs to the session, holds across commits and is freed if the session dies. MySQL
 //! commits implicitly around DDL, so [`Backend::transactional_ddl`] is false: the executor runs
 //! each revision outside a transaction, moves its version row right after it in a transaction
-//! of its own, and reports a failed revision as possibly half-applied.
+//! of its own, and reports a failed revision as possibly half-applied. Behind a proxy that
+//! pools transactions, `LockMode::Lease` takes a lease row instead (see `lease.rs`).
 //!
-//! Not yet: TLS connections.
+//! TLS follows the MySQL client's `ssl-mode` (see [`ssl_opts`]), through the client's
+//! native-tls support (OpenSSL on Linux).
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alembic_core::url::{DatabaseUrl, Dialect};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, Value};
+use mysql::{Conn, Opts, SslOpts, Value};
 
-use crate::backend::{lock_hash, with_causes, Backend, BackendError, SqlValue};
+use crate::backend::{lock_hash, with_causes, Backend, BackendError, LockSettings, SqlValue};
 use crate::dialect::Tables;
+use crate::lease::{self, Connector, Lease};
+use crate::options::LockMode;
 
 enum Connection<'c> {
     Borrowed(&'c mut Conn),
@@ -28,26 +34,55 @@ pub struct MysqlBackend<'c> {
     in_transaction: bool,
     /// The lock's name while it is held.
     locked: Option<String>,
-    /// How long to wait for another process's lock; `None`: as long as it takes.
+    /// The lease while a lease lock is held.
+    lease: Option<Lease>,
+    /// A timeout set on the backend itself ([`MysqlBackend::with_lock_timeout`]).
     lock_timeout: Option<Duration>,
+    /// The run's lock settings, from [`Backend::configure_lock`].
+    settings: Option<LockSettings>,
+    /// Opens another connection like this one, for the lease's heartbeat.
+    connector: Option<Connector>,
 }
 
 impl<'c> MysqlBackend<'c> {
     /// Borrows a connected client for a run.
     pub fn new(conn: &'c mut Conn) -> Self {
+        Self::over(Connection::Borrowed(conn), None)
+    }
+
+    /// Where the lease lock's heartbeat connects (`LockMode::Lease`): a backend over a
+    /// borrowed client cannot open a second connection by itself.
+    pub fn with_lease_url(mut self, url: &DatabaseUrl) -> Self {
+        let url = url.clone();
+        self.connector = Some(Arc::new(move || {
+            MysqlBackend::connect_url(&url).map(|b| Box::new(b) as Box<dyn Backend + Send>)
+        }));
+        self
+    }
+
+    fn over(conn: Connection<'c>, connector: Option<Connector>) -> Self {
         MysqlBackend {
-            conn: Connection::Borrowed(conn),
+            conn,
             in_transaction: false,
             locked: None,
+            lease: None,
             lock_timeout: None,
+            settings: None,
+            connector,
         }
     }
 
-    /// Gives up waiting for another process's lock after `timeout` (default: wait as long as
-    /// it takes, since the other process is applying the same migrations).
+    /// Gives up waiting for another process's lock after `timeout`, whatever the run's
+    /// `RunOptions::lock_timeout` says (without either: wait as long as it takes).
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = Some(timeout);
         self
+    }
+
+    /// How long to wait for the lock: the backend's own timeout, else the run's.
+    fn effective_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+            .or_else(|| self.settings.as_ref().and_then(|s| s.timeout))
     }
 
     fn conn(&mut self) -> &mut Conn {
@@ -58,48 +93,116 @@ impl<'c> MysqlBackend<'c> {
     }
 }
 
+/// A connector that opens a backend with `opts`, for the lease heartbeat.
+fn opts_connector(opts: Opts) -> Connector {
+    Arc::new(move || {
+        let conn = Conn::new(opts.clone()).map_err(err)?;
+        Ok(
+            Box::new(MysqlBackend::over(Connection::Owned(Box::new(conn)), None))
+                as Box<dyn Backend + Send>,
+        )
+    })
+}
+
 impl MysqlBackend<'static> {
-    /// Connects to `url` (`mysql://user:password@host:port/database`), without TLS.
+    /// Connects to `url` (`mysql://user:password@host:port/database`, with the `mysql`
+    /// client's own parameters: TLS only through its `require_ssl`/`verify_ca`/
+    /// `verify_identity`; [`MysqlBackend::connect_url`] reads the MySQL client's `ssl-mode`).
     pub fn connect(url: &str) -> Result<Self, BackendError> {
         let opts = Opts::from_url(url).map_err(|e| BackendError::new(e.to_string(), e))?;
-        let conn = Conn::new(opts).map_err(err)?;
-        Ok(MysqlBackend {
-            conn: Connection::Owned(Box::new(conn)),
-            in_transaction: false,
-            locked: None,
-            lock_timeout: None,
-        })
+        let conn = Conn::new(opts.clone()).map_err(err)?;
+        Ok(Self::over(
+            Connection::Owned(Box::new(conn)),
+            Some(opts_connector(opts)),
+        ))
     }
+}
+
+/// The TLS a URL asks for, in the MySQL client's terms (`ssl-mode`, or `ssl_mode`):
+/// - `DISABLED`, or no TLS parameter: plaintext (PyMySQL's default, which Python Alembic
+///   uses);
+/// - `PREFERRED`: TLS when the server offers it, unverified, else plaintext;
+/// - `REQUIRED` (or `ssl=true`): TLS or no connection, unverified;
+/// - `VERIFY_CA`: TLS with a certificate signed by the CA of `ssl-ca` (the machine's store
+///   without one);
+/// - `VERIFY_IDENTITY`: `VERIFY_CA`, and the certificate names the host of the URL.
+///
+/// `ssl-ca` (or SQLAlchemy's/PyMySQL's `ssl_ca`) without a mode means `VERIFY_CA`, as in
+/// PyMySQL. Client certificates (`ssl-cert`, `ssl-key`) are not supported yet and refused.
+/// Returns the options and whether a failed TLS handshake may fall back to plaintext.
+fn ssl_opts(url: &DatabaseUrl) -> Result<(Option<SslOpts>, bool), BackendError> {
+    let param = |keys: &[&'static str]| -> Option<(&'static str, &str)> {
+        keys.iter()
+            .find_map(|k| url.query_param(k).map(|v| (*k, v)))
+    };
+    let refuse =
+        |what: String| BackendError::msg(format!("cannot connect to {}: {what}", url.masked()));
+    if let Some((key, _)) = param(&["ssl-cert", "ssl_cert", "ssl-key", "ssl_key"]) {
+        return Err(refuse(format!(
+            "{key}: client certificates are not supported yet; authenticate with a password, or \
+             connect through a proxy that presents the certificate"
+        )));
+    }
+    let ca = param(&["ssl-ca", "ssl_ca"]).map(|(_, v)| v);
+    let mode = match param(&["ssl-mode", "ssl_mode"]) {
+        Some((key, value)) => match value.to_ascii_uppercase().replace('-', "_").as_str() {
+            "DISABLED" => "DISABLED",
+            "PREFERRED" => "PREFERRED",
+            "REQUIRED" => "REQUIRED",
+            "VERIFY_CA" => "VERIFY_CA",
+            "VERIFY_IDENTITY" => "VERIFY_IDENTITY",
+            _ => {
+                return Err(refuse(format!(
+                    "{key}={value} is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, \
+                     VERIFY_IDENTITY"
+                )))
+            }
+        },
+        None => match param(&["ssl"]) {
+            Some((_, v)) if matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "on") => {
+                if ca.is_some() {
+                    "VERIFY_CA"
+                } else {
+                    "REQUIRED"
+                }
+            }
+            _ if ca.is_some() => "VERIFY_CA",
+            _ => "DISABLED",
+        },
+    };
+    let opts = SslOpts::default();
+    let opts = match mode {
+        "DISABLED" => return Ok((None, false)),
+        "PREFERRED" | "REQUIRED" => opts
+            .with_danger_accept_invalid_certs(true)
+            .with_danger_skip_domain_validation(true),
+        verify => {
+            let mut opts = opts.with_danger_skip_domain_validation(verify == "VERIFY_CA");
+            if let Some(ca) = ca {
+                let path = PathBuf::from(ca);
+                // Read here, so that a wrong path is said as such rather than as an I/O error
+                // of the handshake.
+                if let Err(e) = std::fs::metadata(&path) {
+                    return Err(refuse(format!(
+                        "cannot read ssl-ca {}: {e}; give the PEM file of the CA that signed \
+                         the server's certificate",
+                        path.display()
+                    )));
+                }
+                opts = opts.with_root_cert_path(Some(path));
+            }
+            opts
+        }
+    };
+    Ok((Some(opts), mode == "PREFERRED"))
 }
 
 impl MysqlBackend<'static> {
     /// Connects to a parsed URL (`mysql[+driver]://user:password@host:port/database`,
-    /// `?unix_socket=/path` for a Unix socket), without TLS. Messages show the URL masked.
+    /// `?unix_socket=/path` for a Unix socket), with TLS per its `ssl-mode` and `ssl-ca` (see
+    /// [`ssl_opts`]; a Unix socket is never encrypted). Messages show the URL masked.
     pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
-        // TLS is not built yet: a URL that asks for it must not quietly get plaintext.
-        for key in [
-            "ssl",
-            "ssl_mode",
-            "ssl-mode",
-            "ssl_ca",
-            "ssl-ca",
-            "require_secure_transport",
-        ] {
-            if let Some(value) = url.query_param(key) {
-                let off = matches!(
-                    value.to_ascii_lowercase().as_str(),
-                    "false" | "0" | "disabled" | "off" | "preferred"
-                );
-                if !off {
-                    return Err(BackendError::msg(format!(
-                        "cannot connect to {}: {key}={value} asks for TLS, which this build does \
-                         not support yet; connect without TLS on a trusted network, or through a \
-                         TLS-terminating proxy",
-                        url.masked()
-                    )));
-                }
-            }
-        }
+        let (ssl, may_fall_back) = ssl_opts(url)?;
         let mut opts = mysql::OptsBuilder::new()
             .user(url.username())
             .pass(url.password())
@@ -111,16 +214,48 @@ impl MysqlBackend<'static> {
         if let Some(socket) = url.query_param("unix_socket") {
             opts = opts.socket(Some(socket));
         }
-        let conn = Conn::new(opts).map_err(|e| {
+        let tls = opts.clone().ssl_opts(ssl.clone());
+        let mut connected = Conn::new(tls.clone());
+        // PREFERRED: a server without TLS gets a plaintext connection, as the MySQL client's.
+        if may_fall_back
+            && matches!(
+                connected,
+                Err(mysql::Error::DriverError(
+                    mysql::DriverError::TlsNotSupported
+                ))
+            )
+        {
+            connected = Conn::new(opts.clone());
+        }
+        let conn = connected.map_err(|e| {
+            let no_tls = matches!(
+                e,
+                mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)
+            );
             let inner = err(e);
-            BackendError::msg(format!("cannot connect to {}: {inner}", url.masked()))
+            let text = inner.message();
+            let advice = if no_tls {
+                " (the server does not offer TLS (have_ssl is not YES): turn TLS on in the \
+                 server, or use ssl-mode=PREFERRED or DISABLED on a trusted network)"
+            } else if ssl.is_some()
+                && (text.contains("TLS") || text.contains("SSL") || text.contains("certificate"))
+            {
+                " (check that the server has TLS on (have_ssl), that ssl-ca is the CA that \
+                 signed its certificate, and for VERIFY_IDENTITY that the URL's host is a name \
+                 the certificate holds)"
+            } else {
+                ""
+            };
+            BackendError::msg(format!(
+                "cannot connect to {}: {inner}{advice}",
+                url.masked()
+            ))
         })?;
-        Ok(MysqlBackend {
-            conn: Connection::Owned(Box::new(conn)),
-            in_transaction: false,
-            locked: None,
-            lock_timeout: None,
-        })
+        let opts: Opts = tls.into();
+        Ok(Self::over(
+            Connection::Owned(Box::new(conn)),
+            Some(opts_connector(opts)),
+        ))
     }
 }
 
@@ -211,7 +346,29 @@ impl Backend for MysqlBackend<'_> {
         Dialect::Mysql
     }
 
+    fn configure_lock(&mut self, settings: &LockSettings) -> Result<(), BackendError> {
+        self.settings = Some(settings.clone());
+        Ok(())
+    }
+
     fn lock(&mut self, tables: &Tables) -> Result<(), BackendError> {
+        if let Some(settings) = self.settings.clone() {
+            if settings.mode == LockMode::Lease {
+                let Some(connector) = self.connector.clone() else {
+                    return Err(BackendError::msg(
+                        "the lease lock renews itself on a second connection, and this backend \
+                         borrows a client it cannot reconnect: create it with \
+                         MysqlBackend::connect_url, or give the URL with with_lease_url",
+                    ));
+                };
+                let settings = LockSettings {
+                    timeout: self.effective_timeout(),
+                    ..settings
+                };
+                self.lease = Some(lease::acquire(self, tables, &settings, &connector)?);
+                return Ok(());
+            }
+        }
         let database = match &tables.schema {
             Some(schema) => schema.clone(),
             None => self
@@ -239,7 +396,7 @@ impl Backend for MysqlBackend<'_> {
                 self.locked = Some(name);
                 return Ok(());
             }
-            if let Some(limit) = self.lock_timeout {
+            if let Some(limit) = self.effective_timeout() {
                 if started.elapsed() >= limit {
                     let holder = self.lock_holder(&name);
                     return Err(BackendError::msg(format!(
@@ -259,6 +416,9 @@ impl Backend for MysqlBackend<'_> {
             self.conn()
                 .exec_drop("SELECT RELEASE_LOCK(?)", (name,))
                 .map_err(err)?;
+        }
+        if let Some(lease) = self.lease.take() {
+            lease.release(self)?;
         }
         rolled_back
     }

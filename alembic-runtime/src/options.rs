@@ -1,5 +1,12 @@
 //! How a run behaves: table names, transaction mode, and what the history rows say did it.
 
+use std::time::Duration;
+
+pub use alembic_core::config::LockMode;
+
+/// How long a lease (`LockMode::Lease`) lives without a heartbeat, by default.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(30);
+
 /// Options of a run, with Alembic's defaults.
 ///
 /// `#[non_exhaustive]`: build one with [`RunOptions::default`] and set the fields you need.
@@ -30,8 +37,16 @@ pub struct RunOptions {
     /// stored, then run. Off by default: such a database is refused.
     pub revert_unknown_revisions: bool,
     /// How long to wait for another process's run lock before failing with an error that
-    /// names the holder; `None` waits for ever.
-    pub lock_timeout: Option<std::time::Duration>,
+    /// names the holder; `None` waits for ever. Every backend honours it (a timeout set on
+    /// the backend itself, `with_lock_timeout`/`with_busy_timeout`, takes precedence).
+    pub lock_timeout: Option<Duration>,
+    /// Which run lock PostgreSQL and MySQL take: `Advisory` (the session lock, default) or
+    /// `Lease` (a lease row in `<version_table>_lock`, for PgBouncer's transaction pooling).
+    /// SQLite has its lock file only and refuses `Lease`.
+    pub lock_mode: LockMode,
+    /// With `LockMode::Lease`: how long the lease lives without a heartbeat (renewed every
+    /// third of it), so how long a crashed run blocks the next one. Default 30 s.
+    pub lease_duration: Duration,
 }
 
 impl Default for RunOptions {
@@ -44,7 +59,9 @@ impl Default for RunOptions {
             verify_checksums: true,
             warn_on_checksum_mismatch: false,
             revert_unknown_revisions: false,
-            lock_timeout: Some(std::time::Duration::from_secs(60)),
+            lock_timeout: Some(Duration::from_secs(60)),
+            lock_mode: LockMode::Advisory,
+            lease_duration: DEFAULT_LEASE_DURATION,
         }
     }
 }

@@ -2,24 +2,32 @@
 //!
 //! The run lock is a session-level advisory lock, keyed by the version table's schema and name:
 //! it holds across the run's commits, PostgreSQL frees it if the session dies, and a waiting
-//! process polls for it (see its `lock` for why it does not block). DDL is transactional, so a revision and its version
+//! process polls for it (see its `lock` for why it does not block). Behind a
+//! transaction-pooling proxy, where a session lock does not hold, `LockMode::Lease` takes a
+//! lease row instead (see `lease.rs`). DDL is transactional, so a revision and its version
 //! row commit together.
 //!
 //! A `Transactional: false` script is sent one statement at a time: PostgreSQL would run a
 //! multi-statement batch as one implicit transaction, where `CREATE INDEX CONCURRENTLY` is
 //! refused.
 //!
-//! Not yet: TLS connections.
+//! TLS follows libpq's `sslmode` (see [`tls_settings`]), through native-tls (OpenSSL on Linux).
 
 use std::error::Error as StdError;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alembic_core::url::{DatabaseUrl, Dialect};
+use postgres::config::SslMode;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
+use postgres_native_tls::MakeTlsConnector;
 
-use crate::backend::{lock_hash, with_causes, Backend, BackendError, SqlValue};
+use crate::backend::{lock_hash, with_causes, Backend, BackendError, LockSettings, SqlValue};
 use crate::dialect::{placeholder, Tables};
+use crate::lease::{self, Connector, Lease};
+use crate::options::LockMode;
 use crate::split::split_statements;
 
 /// The `application_name` of the sessions this backend opens, unless the URL names one.
@@ -36,26 +44,52 @@ pub struct PostgresBackend<'c> {
     in_transaction: bool,
     /// The advisory-lock key while the lock is held.
     locked: Option<i64>,
-    /// How long to wait for another process's lock; `None`: as long as it takes.
+    /// The lease while a lease lock is held.
+    lease: Option<Lease>,
+    /// A timeout set on the backend itself ([`PostgresBackend::with_lock_timeout`]).
     lock_timeout: Option<Duration>,
+    /// The run's lock settings, from [`Backend::configure_lock`].
+    settings: Option<LockSettings>,
+    /// Opens another connection like this one, for the lease's heartbeat.
+    connector: Option<Connector>,
 }
 
 impl<'c> PostgresBackend<'c> {
     /// Borrows a connected client for a run.
     pub fn new(client: &'c mut Client) -> Self {
+        Self::over(Conn::Borrowed(client), None)
+    }
+
+    fn over(client: Conn<'c>, connector: Option<Connector>) -> Self {
         PostgresBackend {
-            client: Conn::Borrowed(client),
+            client,
             in_transaction: false,
             locked: None,
+            lease: None,
             lock_timeout: None,
+            settings: None,
+            connector,
         }
     }
 
-    /// Gives up waiting for another process's lock after `timeout` (default: wait as long as
-    /// it takes, since the other process is applying the same migrations).
+    /// Gives up waiting for another process's lock after `timeout`, whatever the run's
+    /// `RunOptions::lock_timeout` says (without either: wait as long as it takes).
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = Some(timeout);
         self
+    }
+
+    /// Where the lease lock's heartbeat connects (`LockMode::Lease`): a backend over a
+    /// borrowed client cannot open a second connection by itself.
+    pub fn with_lease_url(mut self, url: &DatabaseUrl) -> Self {
+        self.connector = Some(url_connector(url));
+        self
+    }
+
+    /// How long to wait for the lock: the backend's own timeout, else the run's.
+    fn effective_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+            .or_else(|| self.settings.as_ref().and_then(|s| s.timeout))
     }
 
     fn client(&mut self) -> &mut Client {
@@ -66,40 +100,184 @@ impl<'c> PostgresBackend<'c> {
     }
 }
 
+/// A connector that opens a backend to `url`, for the lease heartbeat.
+fn url_connector(url: &DatabaseUrl) -> Connector {
+    let url = url.clone();
+    Arc::new(move || {
+        PostgresBackend::connect_url(&url).map(|b| Box::new(b) as Box<dyn Backend + Send>)
+    })
+}
+
 impl PostgresBackend<'static> {
-    /// Connects to `url` (`postgresql://user:password@host:port/database`), without TLS.
+    /// Connects to `url`: a `postgresql://` URL (TLS per its `sslmode`, see
+    /// [`PostgresBackend::connect_url`]), or a libpq key-value string (`host=... user=...`),
+    /// which gets libpq's default, `sslmode=prefer`.
     pub fn connect(url: &str) -> Result<Self, BackendError> {
+        if let Ok(parsed) = DatabaseUrl::parse(url) {
+            if parsed.dialect() == Dialect::Postgres {
+                return Self::connect_url(&parsed);
+            }
+        }
         let mut config: postgres::Config = url.parse().map_err(err)?;
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
-        let client = config.connect(NoTls).map_err(err)?;
-        Ok(PostgresBackend {
-            client: Conn::Owned(Box::new(client)),
-            in_transaction: false,
-            locked: None,
-            lock_timeout: None,
-        })
+        let client = config.connect(unverified_tls()?).map_err(err)?;
+        Ok(Self::over(Conn::Owned(Box::new(client)), None))
     }
+}
+
+/// A TLS connector that encrypts without checking who the server is (libpq's `prefer` and
+/// `require`): protects against eavesdropping, not against an impostor.
+fn unverified_tls() -> Result<MakeTlsConnector, BackendError> {
+    native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .map(MakeTlsConnector::new)
+        .map_err(|e| BackendError::new(format!("cannot set up TLS: {e}"), e))
+}
+
+/// How a URL asks for TLS, libpq's way.
+struct TlsSettings {
+    mode: SslMode,
+    /// `None`: no TLS at all (`sslmode=disable`).
+    connector: Option<MakeTlsConnector>,
+    /// What the URL said, for messages: `sslmode=verify-full`.
+    described: String,
+}
+
+/// The TLS a URL asks for with libpq's parameters:
+/// - `sslmode=disable`: plaintext;
+/// - `allow`, `prefer` (libpq's default, and so the default here): TLS when the server offers
+///   it, unverified, else plaintext;
+/// - `require`: TLS or no connection, unverified, unless `sslrootcert` is given, which makes it
+///   `verify-ca` (as in libpq);
+/// - `verify-ca`: TLS with a certificate signed by the CA of `sslrootcert`;
+/// - `verify-full`: `verify-ca`, and the certificate names the host of the URL.
+///
+/// `sslrootcert` is a PEM file of CA certificates (only those are trusted), or `system` for
+/// the machine's store; without it, verification uses `~/.postgresql/root.crt` when it exists
+/// (libpq's default), else the machine's store. Client certificates (`sslcert`, `sslkey`) are
+/// not supported yet and refused rather than ignored.
+fn tls_settings(url: &DatabaseUrl) -> Result<TlsSettings, BackendError> {
+    let refuse =
+        |what: String| BackendError::msg(format!("cannot connect to {}: {what}", url.masked()));
+    for key in ["sslcert", "sslkey"] {
+        if url.query_param(key).is_some() {
+            return Err(refuse(format!(
+                "{key}: client certificates are not supported yet; authenticate with a \
+                 password, or connect through a proxy that presents the certificate"
+            )));
+        }
+    }
+    let root = url.query_param("sslrootcert");
+    let mode = url.query_param("sslmode").unwrap_or("prefer");
+    let described = match root {
+        Some(root) => format!("sslmode={mode}, sslrootcert={root}"),
+        None => format!("sslmode={mode}"),
+    };
+    let (ssl_mode, verify_ca, verify_host) = match mode {
+        "disable" => {
+            return Ok(TlsSettings {
+                mode: SslMode::Disable,
+                connector: None,
+                described,
+            })
+        }
+        "allow" | "prefer" => (SslMode::Prefer, false, false),
+        "require" => (SslMode::Require, root.is_some(), false),
+        "verify-ca" => (SslMode::Require, true, false),
+        "verify-full" => (SslMode::Require, true, true),
+        other => {
+            return Err(refuse(format!(
+                "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, \
+                 verify-full"
+            )))
+        }
+    };
+    if !verify_ca {
+        return Ok(TlsSettings {
+            mode: ssl_mode,
+            connector: Some(unverified_tls()?),
+            described,
+        });
+    }
+    let mut builder = native_tls::TlsConnector::builder();
+    builder.danger_accept_invalid_hostnames(!verify_host);
+    let default_root = std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".postgresql/root.crt"))
+        .filter(|p| p.is_file());
+    let root_file = match root {
+        Some("system") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => default_root,
+    };
+    if let Some(path) = root_file {
+        let pem = std::fs::read(&path).map_err(|e| {
+            refuse(format!(
+                "cannot read sslrootcert {}: {e}; give the PEM file of the CA that signed the \
+                 server's certificate, or sslrootcert=system for the machine's store",
+                path.display()
+            ))
+        })?;
+        let certificates = pem_certificates(&pem);
+        if certificates.is_empty() {
+            return Err(refuse(format!(
+                "sslrootcert {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            )));
+        }
+        for certificate in certificates {
+            let certificate = native_tls::Certificate::from_pem(certificate).map_err(|e| {
+                refuse(format!(
+                    "sslrootcert {} holds a certificate that cannot be read: {e}",
+                    path.display()
+                ))
+            })?;
+            builder.add_root_certificate(certificate);
+        }
+        // Only the given CAs, as in libpq: a certificate some public CA signed for another
+        // party must not pass.
+        builder.disable_built_in_roots(true);
+    }
+    let connector = builder
+        .build()
+        .map_err(|e| BackendError::new(format!("cannot set up TLS: {e}"), e))?;
+    Ok(TlsSettings {
+        mode: ssl_mode,
+        connector: Some(MakeTlsConnector::new(connector)),
+        described,
+    })
+}
+
+/// Each `-----BEGIN CERTIFICATE-----` block of a PEM file (a CA bundle holds several; the
+/// parser reads one at a time).
+fn pem_certificates(pem: &[u8]) -> Vec<&[u8]> {
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = find(rest, BEGIN) {
+        let Some(end) = find(&rest[start..], END) else {
+            break;
+        };
+        let stop = start + end + END.len();
+        out.push(&rest[start..stop]);
+        rest = &rest[stop..];
+    }
+    out
 }
 
 impl PostgresBackend<'static> {
     /// Connects to a parsed URL (`postgresql[+driver]://user:password@host:port/database`,
-    /// `?host=/socket/dir` for a Unix socket), without TLS. Messages show the URL masked.
+    /// `?host=/socket/dir` for a Unix socket), with TLS per its `sslmode` and `sslrootcert`
+    /// (see [`tls_settings`]). Messages show the URL masked.
     pub fn connect_url(url: &DatabaseUrl) -> Result<Self, BackendError> {
-        // TLS is not built yet: a URL that demands it must not quietly get a plaintext
-        // connection (`prefer`, `allow` and `disable` may fall back to one, as libpq's do).
-        if let Some(mode) = url.query_param("sslmode") {
-            if matches!(mode, "require" | "verify-ca" | "verify-full") {
-                return Err(BackendError::msg(format!(
-                    "cannot connect to {}: sslmode={mode} asks for TLS, which this build does \
-                     not support yet; use a connection without TLS (sslmode=disable) on a \
-                     trusted network, or a TLS-terminating proxy",
-                    url.masked()
-                )));
-            }
-        }
+        let tls = tls_settings(url)?;
         let mut config = postgres::Config::new();
+        config.ssl_mode(tls.mode);
         if let Some(user) = url.username() {
             config.user(user);
         }
@@ -122,16 +300,32 @@ impl PostgresBackend<'static> {
             url.query_param("application_name")
                 .unwrap_or(APPLICATION_NAME),
         );
-        let client = config.connect(NoTls).map_err(|e| {
+        let connected = match tls.connector {
+            Some(connector) => config.connect(connector),
+            None => config.connect(NoTls),
+        };
+        let client = connected.map_err(|e| {
             let inner = err(e);
-            BackendError::msg(format!("cannot connect to {}: {inner}", url.masked()))
+            let text = inner.message();
+            let advice = if text.contains("TLS") || text.contains("certificate") {
+                format!(
+                    " (TLS with {}: check that sslrootcert is the CA that signed the server's \
+                     certificate, and for verify-full that the URL's host is a name the \
+                     certificate holds)",
+                    tls.described
+                )
+            } else {
+                String::new()
+            };
+            BackendError::msg(format!(
+                "cannot connect to {}: {inner}{advice}",
+                url.masked()
+            ))
         })?;
-        Ok(PostgresBackend {
-            client: Conn::Owned(Box::new(client)),
-            in_transaction: false,
-            locked: None,
-            lock_timeout: None,
-        })
+        Ok(Self::over(
+            Conn::Owned(Box::new(client)),
+            Some(url_connector(url)),
+        ))
     }
 }
 
@@ -243,7 +437,29 @@ impl Backend for PostgresBackend<'_> {
         Dialect::Postgres
     }
 
+    fn configure_lock(&mut self, settings: &LockSettings) -> Result<(), BackendError> {
+        self.settings = Some(settings.clone());
+        Ok(())
+    }
+
     fn lock(&mut self, tables: &Tables) -> Result<(), BackendError> {
+        if let Some(settings) = self.settings.clone() {
+            if settings.mode == LockMode::Lease {
+                let Some(connector) = self.connector.clone() else {
+                    return Err(BackendError::msg(
+                        "the lease lock renews itself on a second connection, and this backend \
+                         borrows a client it cannot reconnect: create it with \
+                         PostgresBackend::connect_url, or give the URL with with_lease_url",
+                    ));
+                };
+                let settings = LockSettings {
+                    timeout: self.effective_timeout(),
+                    ..settings
+                };
+                self.lease = Some(lease::acquire(self, tables, &settings, &connector)?);
+                return Ok(());
+            }
+        }
         let schema = match &tables.schema {
             Some(schema) => schema.clone(),
             None => self
@@ -269,7 +485,7 @@ impl Backend for PostgresBackend<'_> {
                 self.locked = Some(key);
                 return Ok(());
             }
-            if let Some(limit) = self.lock_timeout {
+            if let Some(limit) = self.effective_timeout() {
                 if started.elapsed() >= limit {
                     let holder = self.lock_holder(key);
                     return Err(BackendError::msg(format!(
@@ -291,6 +507,9 @@ impl Backend for PostgresBackend<'_> {
             self.client()
                 .execute("SELECT pg_advisory_unlock($1)", &[&key])
                 .map_err(err)?;
+        }
+        if let Some(lease) = self.lease.take() {
+            lease.release(self)?;
         }
         rolled_back
     }

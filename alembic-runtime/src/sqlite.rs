@@ -17,8 +17,9 @@ use alembic_core::url::Dialect;
 use rusqlite::types::Value;
 use rusqlite::{Connection, DatabaseName};
 
-use crate::backend::{Backend, BackendError, SqlValue};
+use crate::backend::{Backend, BackendError, LockSettings, SqlValue};
 use crate::dialect::Tables;
+use crate::options::LockMode;
 
 /// How long [`SqliteBackend`] waits for another process's lock by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,6 +33,9 @@ enum Conn<'c> {
 pub struct SqliteBackend<'c> {
     conn: Conn<'c>,
     busy_timeout: Duration,
+    /// Whether `busy_timeout` was set on the backend itself ([`SqliteBackend::with_busy_timeout`]),
+    /// which the run's `lock_timeout` then does not override.
+    busy_timeout_set: bool,
     /// The connection's own busy timeout (ms), restored when the lock is released.
     saved_busy_timeout: Option<i64>,
     /// The open write transaction on the lock file while the lock is held.
@@ -45,6 +49,7 @@ impl<'c> SqliteBackend<'c> {
         SqliteBackend {
             conn: Conn::Borrowed(conn),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            busy_timeout_set: false,
             saved_busy_timeout: None,
             lock_conn: None,
         }
@@ -53,6 +58,7 @@ impl<'c> SqliteBackend<'c> {
     /// How long to wait for another process holding the lock (default one minute).
     pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
+        self.busy_timeout_set = true;
         self
     }
 
@@ -70,6 +76,7 @@ impl SqliteBackend<'static> {
         SqliteBackend {
             conn: Conn::Owned(conn),
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            busy_timeout_set: false,
             saved_busy_timeout: None,
             lock_conn: None,
         }
@@ -112,6 +119,23 @@ fn value(v: &SqlValue) -> Value {
 impl Backend for SqliteBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn configure_lock(&mut self, settings: &LockSettings) -> Result<(), BackendError> {
+        if settings.mode == LockMode::Lease {
+            return Err(BackendError::msg(
+                "SQLite has only its lock file (<database>-alembic-lock), which every process \
+                 opening the file shares: the lease lock (lock = \"lease\") is for PostgreSQL \
+                 and MySQL behind a transaction-pooling proxy; remove `lock` for SQLite",
+            ));
+        }
+        if !self.busy_timeout_set {
+            // SQLite takes the timeout in milliseconds as a C int: "for ever" is its largest,
+            // about 24 days.
+            let forever = Duration::from_millis(i32::MAX as u64);
+            self.busy_timeout = settings.timeout.unwrap_or(forever).min(forever);
+        }
+        Ok(())
     }
 
     fn lock(&mut self, _tables: &Tables) -> Result<(), BackendError> {

@@ -180,3 +180,76 @@ fn a_held_lock_on_sqlite_names_the_lock_file() {
     );
     guard.release().expect("release");
 }
+
+/// `RunOptions::lock_timeout` alone (no timeout set on the backend) bounds the wait on every
+/// backend, as the embedded API and the CLI set it.
+#[cfg(feature = "postgres")]
+#[test]
+fn run_options_lock_timeout_bounds_the_wait_on_postgres() {
+    use alembic_runtime::{LockGuard, PostgresBackend, Tables};
+
+    let Some(url) = server_url("ALEMBIC_TEST_POSTGRES_URL", "PostgreSQL") else {
+        return;
+    };
+    let mut options = own_options("pgopt");
+    let Ok(mut holder) = PostgresBackend::connect(&url) else {
+        server_unreachable("PostgreSQL", "the configured URL", &"cannot connect");
+        return;
+    };
+    let tables = Tables::new(alembic_core::url::Dialect::Postgres, &options);
+    let guard = LockGuard::acquire(&mut holder, &tables).expect("the holder takes the lock");
+    let timeout = Duration::from_millis(500);
+    options.lock_timeout = Some(timeout);
+    let mut waiter = PostgresBackend::connect(&url).expect("second session");
+    let message = timed_out(&mut waiter, options, timeout);
+    assert!(
+        message.contains("PostgreSQL session pid ") && message.contains("gave up after"),
+        "{message}"
+    );
+    guard.release().expect("release");
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn run_options_lock_timeout_bounds_the_wait_on_mysql() {
+    use alembic_runtime::{LockGuard, MysqlBackend, Tables};
+
+    let Some(url) = server_url("ALEMBIC_TEST_MYSQL_URL", "MySQL") else {
+        return;
+    };
+    let mut options = own_options("myopt");
+    let Ok(mut holder) = MysqlBackend::connect(&url) else {
+        server_unreachable("MySQL", "the configured URL", &"cannot connect");
+        return;
+    };
+    let tables = Tables::new(alembic_core::url::Dialect::Mysql, &options);
+    let guard = LockGuard::acquire(&mut holder, &tables).expect("the holder takes the lock");
+    let timeout = Duration::from_millis(1500);
+    options.lock_timeout = Some(timeout);
+    let mut waiter = MysqlBackend::connect(&url).expect("second connection");
+    let message = timed_out(&mut waiter, options, timeout);
+    assert!(
+        message.contains("connection id ") && message.contains("gave up after"),
+        "{message}"
+    );
+    guard.release().expect("release");
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn run_options_lock_timeout_bounds_the_wait_on_sqlite() {
+    use alembic_runtime::{LockGuard, SqliteBackend, Tables};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("app.db");
+    let mut options = RunOptions::default();
+    let tables = Tables::new(alembic_core::url::Dialect::Sqlite, &options);
+    let mut holder = SqliteBackend::open(&db).expect("open");
+    let guard = LockGuard::acquire(&mut holder, &tables).expect("the holder takes the lock");
+    let timeout = Duration::from_millis(300);
+    options.lock_timeout = Some(timeout);
+    let mut waiter = SqliteBackend::open(&db).expect("open");
+    let message = timed_out(&mut waiter, options, timeout);
+    assert!(message.contains("waited 300 ms"), "{message}");
+    guard.release().expect("release");
+}
