@@ -87,6 +87,38 @@ pub(crate) fn verify_heads(
     Ok(found)
 }
 
+/// Verification before a run, as its options ask: none without `verify_checksums`; with
+/// `warn_on_checksum_mismatch`, an edited applied script is logged as a warning naming the
+/// revision and its file, and the run goes on (its new history rows still extend what was
+/// recorded, so the edit stays visible to the next verification).
+pub(crate) fn verify_for_run(
+    backend: &mut dyn Backend,
+    ctx: &Context<'_>,
+    heads: &[String],
+) -> Result<(), RunError> {
+    if !ctx.options.verify_checksums {
+        return Ok(());
+    }
+    match verify_heads(backend, ctx, heads) {
+        Ok(verified) => {
+            log::debug!("checksums verified: {verified:?}");
+            Ok(())
+        }
+        Err(RunError::ChecksumMismatch(m)) if ctx.options.warn_on_checksum_mismatch => {
+            log::warn!(
+                "revision {} ({}) changed after it was applied: the database recorded checksum \
+                 {}, the script now has {}; running anyway (warn_on_checksum_mismatch)",
+                m.revision,
+                m.path.display(),
+                m.recorded,
+                m.current
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Compares `id`'s recorded chain with the scripts'; on a difference, names the edited
 /// revision.
 fn check(
@@ -154,8 +186,9 @@ fn latest_checksum(
     revision: &str,
 ) -> Result<Option<String>, RunError> {
     let sql = format!(
-        "SELECT checksum FROM {} WHERE revision = {} AND operation IN ('upgrade', 'stamp') \
-         AND checksum IS NOT NULL ORDER BY id DESC LIMIT 1",
+        "SELECT checksum FROM {} WHERE revision = {} \
+         AND operation IN ('upgrade', 'stamp', 'rehash') AND checksum IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
         ctx.tables.history_sql(),
         placeholder(ctx.tables.dialect, 1)
     );

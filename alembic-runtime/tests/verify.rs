@@ -226,3 +226,171 @@ fn an_edit_is_not_laundered_into_a_later_record_without_verification() {
         assert_eq!(found.verified, ["r4"], "from {at}");
     }
 }
+
+/// `list` with revision `n` (1-based) edited in another way than [`edited`].
+fn also_edited(mut list: Vec<alembic_core::Script>, n: usize) -> Vec<alembic_core::Script> {
+    list[n - 1].checksum = Checksum::of_file_bytes(b"-- another edit\n");
+    list
+}
+
+#[test]
+fn warn_on_checksum_mismatch_logs_and_runs() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    Migrator::new(&directory(five_scripts()), unverified())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r3")
+        .expect("upgrade");
+    let changed = directory(edited(2));
+    let err = Migrator::new(&changed, verifying())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
+        .expect_err("refused by default");
+    assert_eq!(err.revision(), Some("r2"));
+    assert_eq!(heads(&conn), ["r3"]);
+
+    let mut warning = verifying();
+    warning.warn_on_checksum_mismatch = true;
+    Migrator::new(&changed, warning)
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
+        .expect("a warning, and the run goes on");
+    assert_eq!(heads(&conn), ["r4"]);
+    // The edit is not laundered: verification still names it.
+    let err = Migrator::new(&changed, verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect_err("still edited");
+    assert_eq!(err.revision(), Some("r2"));
+}
+
+#[test]
+fn a_rehash_records_the_edit_with_who_and_why_and_verification_passes_again() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    Migrator::new(&directory(five_scripts()), RunOptions::default())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
+        .expect("upgrade");
+    let changed = directory(edited(2));
+    let err = Migrator::new(&changed, verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect_err("r2 edited");
+    assert!(
+        err.to_string().contains("cargo alembic rehash r2 --reason"),
+        "the message says how to amend: {err}"
+    );
+
+    let amendment = alembic_runtime::rehash(
+        &mut SqliteBackend::new(&mut conn),
+        &changed,
+        &RunOptions::default(),
+        "r2",
+        "alice",
+        "fixed a comment",
+    )
+    .expect("rehash");
+    assert_eq!(amendment.revision, "r2");
+    assert_eq!(
+        amendment.current,
+        changed.script("r2").expect("r2").checksum.to_hex()
+    );
+    let revised: Vec<&str> = amendment.rows.iter().map(|r| r.revision.as_str()).collect();
+    assert_eq!(revised, ["r2", "r3", "r4"]);
+
+    let found = Migrator::new(&changed, verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect("verifies after the rehash");
+    assert_eq!(found.verified, ["r4"]);
+    let audit: Vec<(String, String, String)> = conn
+        .prepare(
+            "SELECT revision, actor, reason FROM alembic_version_history \
+             WHERE operation = 'rehash' ORDER BY id",
+        )
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert_eq!(audit.len(), 3);
+    assert_eq!(
+        audit[0],
+        ("r2".into(), "alice".into(), "fixed a comment".into())
+    );
+    assert!(audit[2].2.contains("rehash of r2"), "{audit:?}");
+
+    // Runs verify and go on from there; the next rows extend the amended chain.
+    Migrator::new(&changed, verifying())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+        .expect("upgrade after the rehash");
+    Migrator::new(&changed, verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect("verifies at head");
+    // A downgrade past it and an upgrade again record the script as it is: still verified.
+    Migrator::new(&changed, verifying())
+        .downgrade(&mut SqliteBackend::new(&mut conn), "r1")
+        .expect("down");
+    Migrator::new(&changed, verifying())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "head")
+        .expect("up");
+}
+
+#[test]
+fn a_rehash_leaves_an_unamended_edit_above_it_visible() {
+    let db = new_db();
+    let mut conn = open(&db.path);
+    Migrator::new(&directory(five_scripts()), RunOptions::default())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r4")
+        .expect("upgrade");
+    let changed = directory(also_edited(edited(2), 3));
+    alembic_runtime::rehash(
+        &mut SqliteBackend::new(&mut conn),
+        &changed,
+        &RunOptions::default(),
+        "r2",
+        "alice",
+        "whitespace",
+    )
+    .expect("rehash r2");
+    let err = Migrator::new(&changed, verifying())
+        .verify(&mut SqliteBackend::new(&mut conn))
+        .expect_err("r3's edit was not amended");
+    assert_eq!(err.revision(), Some("r3"), "{err}");
+}
+
+#[test]
+fn a_rehash_is_refused_without_reason_unapplied_or_unchanged() {
+    use alembic_runtime::RehashError;
+    let db = new_db();
+    let mut conn = open(&db.path);
+    Migrator::new(&directory(five_scripts()), RunOptions::default())
+        .upgrade(&mut SqliteBackend::new(&mut conn), "r3")
+        .expect("upgrade");
+    let changed = directory(also_edited(edited(2), 5));
+    let mut rehash = |rev: &str, reason: &str| {
+        alembic_runtime::rehash(
+            &mut SqliteBackend::new(&mut conn),
+            &changed,
+            &RunOptions::default(),
+            rev,
+            "bob",
+            reason,
+        )
+        .expect_err("refused")
+    };
+    assert!(matches!(rehash("r2", "  "), RehashError::NoReason));
+    assert!(matches!(
+        rehash("r5", "why"),
+        RehashError::NotApplied { .. }
+    ));
+    let e = rehash("r1", "why");
+    assert!(matches!(e, RehashError::Unchanged { .. }), "{e:?}");
+    assert!(e.to_string().contains("r1"), "{e}");
+    assert!(matches!(
+        rehash("zz9", "why"),
+        RehashError::UnknownRevision { .. }
+    ));
+    let rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM alembic_version_history WHERE operation = 'rehash'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(rows, 0, "a refused rehash writes nothing");
+}
