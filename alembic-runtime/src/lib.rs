@@ -50,6 +50,8 @@ pub mod embedded;
 pub mod error;
 mod executor;
 pub mod history;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod lease;
 pub mod migrator;
 #[cfg(feature = "mysql")]
 pub mod mysql;
@@ -65,7 +67,9 @@ mod split;
 pub mod sqlite;
 pub mod verify;
 
-pub use backend::{Backend, BackendError, LockGuard, SqlValue, TablesState, VersionRowError};
+pub use backend::{
+    Backend, BackendError, LockGuard, LockSettings, SqlValue, TablesState, VersionRowError,
+};
 pub use dialect::Tables;
 pub use dirty::Dirty;
 pub use embedded::{Connection, Migrations};
@@ -73,7 +77,7 @@ pub use error::RunError;
 pub use history::{ChainedChecksums, HistoryRow, Operation};
 pub use migrator::Migrator;
 pub use offline::offline_sql;
-pub use options::RunOptions;
+pub use options::{LockMode, RunOptions};
 pub use rehash::{rehash, Amendment, RehashError};
 pub use report::{Applied, Report};
 pub use rollback::{RevertError, Unrevertible};
