@@ -369,6 +369,19 @@ fn an_edited_applied_script_stops_the_launch_with_the_revision_and_what_to_do() 
         refused.stderr
     );
     assert!(refused.stdout.is_empty(), "no job ran: {}", refused.stdout);
+
+    // The operator's opt-out: start, with a warning naming the edited revision.
+    let warned = db.run(&["--warn-on-checksum-mismatch", "list"]).success();
+    assert!(
+        warned.stderr.contains("WARN") && warned.stderr.contains("2_add_indexes"),
+        "{}",
+        warned.stderr
+    );
+    assert!(
+        warned.stdout.contains("summarize-ticket"),
+        "the job ran: {}",
+        warned.stdout
+    );
 }
 
 #[test]
