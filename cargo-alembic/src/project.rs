@@ -75,6 +75,9 @@ impl Project {
         // anything runs; otherwise the next run would record checksums over the edit and hide
         // it. `stamp` never verifies, so it stays the way out.
         options.verify_checksums = true;
+        // `lock_timeout` and `lock` reach every backend through the run's options.
+        options.lock_timeout = Some(std::time::Duration::from_secs(self.config.lock_timeout));
+        options.lock_mode = self.config.lock;
         options
     }
 
@@ -97,15 +100,21 @@ impl Project {
         self.connect()?.current_heads(&migrator)
     }
 
-    /// How long a run waits for another process's migration lock (`lock_timeout`).
-    fn lock_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.config.lock_timeout)
-    }
-
     /// Connects to the database.
     pub fn connect(&self) -> CliResult<Connection> {
         let url = self.require_url()?;
         match url.dialect() {
+            Dialect::Sqlite if self.config.lock == alembic_core::config::LockMode::Lease => {
+                Err(CliError::with_hint(
+                    format!(
+                        "{}: lock = \"lease\" is for PostgreSQL and MySQL behind a \
+                         transaction-pooling proxy; SQLite has only its lock file \
+                         (<database>-alembic-lock)",
+                        self.config.config_path.display()
+                    ),
+                    "remove `lock` from the configuration for a SQLite database",
+                ))
+            }
             Dialect::Sqlite => {
                 let conn = match self.sqlite_target(url) {
                     Some(SqliteTarget::File(path)) => {
@@ -136,18 +145,16 @@ impl Project {
                         CliError::failed(format!("cannot open an in-memory SQLite database: {e}"))
                     })?,
                 };
-                Ok(Connection::Sqlite(conn, self.lock_timeout()))
+                Ok(Connection::Sqlite(conn))
             }
             Dialect::Postgres => {
                 let backend = alembic_runtime::PostgresBackend::connect_url(url)
-                    .map_err(|e| connect_error(&e))?
-                    .with_lock_timeout(self.lock_timeout());
+                    .map_err(|e| connect_error(&e))?;
                 Ok(Connection::Server(Box::new(backend)))
             }
             Dialect::Mysql => {
                 let backend = alembic_runtime::MysqlBackend::connect_url(url)
-                    .map_err(|e| connect_error(&e))?
-                    .with_lock_timeout(self.lock_timeout());
+                    .map_err(|e| connect_error(&e))?;
                 Ok(Connection::Server(Box::new(backend)))
             }
         }
@@ -178,8 +185,8 @@ fn connect_error(e: &alembic_runtime::BackendError) -> CliError {
 
 /// An open database connection.
 pub enum Connection {
-    /// A SQLite connection and how long a run waits for another process's lock.
-    Sqlite(rusqlite::Connection, std::time::Duration),
+    /// A SQLite connection (a run's lock timeout comes with its options).
+    Sqlite(rusqlite::Connection),
     /// PostgreSQL or MySQL: the runtime's backend owns the client.
     Server(Box<dyn alembic_runtime::Backend>),
 }
@@ -188,10 +195,7 @@ impl Connection {
     /// Runs `f` with a runtime backend over this connection.
     pub fn with_backend<T>(&mut self, f: impl FnOnce(&mut dyn alembic_runtime::Backend) -> T) -> T {
         match self {
-            Connection::Sqlite(conn, lock_timeout) => {
-                let mut backend = SqliteBackend::new(conn).with_busy_timeout(*lock_timeout);
-                f(&mut backend)
-            }
+            Connection::Sqlite(conn) => f(&mut SqliteBackend::new(conn)),
             Connection::Server(backend) => f(backend.as_mut()),
         }
     }
@@ -417,5 +421,28 @@ mod tests {
         assert!(e.to_string().starts_with("--url: "), "{e}");
         let _ = pick_url(None, Some("postgresql://u:hunter22@h/db".into()), &c).unwrap();
         assert_eq!(crate::error::mask_secrets("x hunter22 y"), "x *** y");
+    }
+
+    #[test]
+    fn lock_settings_reach_the_run_options() {
+        let mut config = config_with_url(None);
+        let project = Project {
+            config: config.clone(),
+            url: None,
+        };
+        let options = project.run_options();
+        assert_eq!(
+            options.lock_timeout,
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(options.lock_mode, alembic_runtime::LockMode::Advisory);
+        config.lock_timeout = 3;
+        config.lock = alembic_core::config::LockMode::Lease;
+        let options = Project { config, url: None }.run_options();
+        assert_eq!(
+            options.lock_timeout,
+            Some(std::time::Duration::from_secs(3))
+        );
+        assert_eq!(options.lock_mode, alembic_runtime::LockMode::Lease);
     }
 }
