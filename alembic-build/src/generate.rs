@@ -48,10 +48,12 @@ pub(crate) fn render(scripts: &ScriptDirectory, config: &Config, package_root: &
     let _ = writeln!(out, "        ],\n        heads: &{heads:?},");
     let _ = writeln!(
         out,
-        "        config: ::alembic_runtime::embedded::EmbeddedConfig {{ version_table: {:?}, version_table_schema: {:?}, transaction_per_migration: {} }},",
+        "        config: ::alembic_runtime::embedded::EmbeddedConfig {{ version_table: {:?}, version_table_schema: {:?}, transaction_per_migration: {}, lock_timeout_secs: {}, lock_mode: ::alembic_runtime::LockMode::{:?} }},",
         config.version_table,
         config.version_table_schema.as_deref(),
-        config.transaction_per_migration
+        config.transaction_per_migration,
+        config.lock_timeout,
+        config.lock,
     );
     out.push_str("    };\n    ::alembic_runtime::Migrations::from_embedded(&DATA)\n}\n");
     out

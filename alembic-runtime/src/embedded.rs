@@ -54,6 +54,10 @@ pub struct EmbeddedConfig {
     pub version_table: &'static str,
     pub version_table_schema: Option<&'static str>,
     pub transaction_per_migration: bool,
+    /// `lock_timeout`, in seconds.
+    pub lock_timeout_secs: u64,
+    /// `lock`: advisory, or a lease behind a transaction-pooling proxy.
+    pub lock_mode: crate::options::LockMode,
 }
 
 /// Everything `alembic_build` generates. Public for the generated code only.
@@ -104,14 +108,16 @@ impl Migrations {
         }
     }
 
-    /// The options a run uses unless told otherwise: the version table and transaction mode
-    /// of the `alembic.toml` the build read, checksum verification on.
+    /// The options a run uses unless told otherwise: the version table, transaction mode and
+    /// lock settings of the `alembic.toml` the build read, checksum verification on.
     pub fn options(&self) -> RunOptions {
         let config = &self.data.config;
         let mut options = RunOptions {
             version_table: config.version_table.to_string(),
             version_table_schema: config.version_table_schema.map(str::to_string),
             transaction_per_migration: config.transaction_per_migration,
+            lock_timeout: Some(std::time::Duration::from_secs(config.lock_timeout_secs)),
+            lock_mode: config.lock_mode,
             ..RunOptions::default()
         };
         options.verify_checksums = true;
