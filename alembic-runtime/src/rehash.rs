@@ -98,8 +98,8 @@ pub fn rehash(
             revision: revision.to_string(),
         })?;
     let tables = Tables::new(backend.dialect(), options);
-    let mut guard =
-        LockGuard::acquire(backend, &tables).map_err(|cause| RunError::Lock { cause })?;
+    let mut guard = LockGuard::acquire_with(backend, &tables, &options.into())
+        .map_err(|cause| RunError::Lock { cause })?;
     let amendment = rehash_locked(
         &mut *guard,
         scripts,

@@ -83,8 +83,28 @@ pub enum Command {
     Stamp(StampArgs),
     /// Create a merge revision of two or more revisions.
     Merge(MergeArgs),
-    /// Exit 1 when the database is not at the head revisions.
+    /// Exit 1 when the database is not at the head revisions, or an applied script was edited.
     Check,
+    /// Record an applied script's edit that changes nothing in the database (audited).
+    #[command(
+        long_about = "Record the checksum of an applied script that was edited without changing \
+                      what the database holds (a comment fixed, whitespace), so that \
+                      verification (`check`, `upgrade`, `downgrade`) passes again. Writes a \
+                      `rehash` row to the history table with who (git's user.name, else $USER), \
+                      when and why, for the revision and for the applied revisions above it. \
+                      Runs no SQL and moves no version row."
+    )]
+    Rehash(RehashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RehashArgs {
+    /// The applied revision whose script was edited (id or unique prefix).
+    #[arg(value_name = "REV")]
+    pub revision: String,
+    /// Why the script was edited; recorded in the history table.
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +248,19 @@ mod tests {
     fn parse(line: &[&str]) -> Result<Cli, clap::Error> {
         let args = strip_cargo_subcommand(line.iter().map(OsString::from).collect());
         Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn rehash_requires_a_reason() {
+        assert!(parse(&["x", "rehash", "ae10"]).is_err());
+        let cli = parse(&["x", "rehash", "ae10", "--reason", "typo in a comment"]).unwrap();
+        match cli.command {
+            Command::Rehash(a) => {
+                assert_eq!(a.revision, "ae10");
+                assert_eq!(a.reason, "typo in a comment");
+            }
+            other => panic!("expected rehash, got {other:?}"),
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `check`: exit 1, with a message saying what is pending, when `upgrade heads` would run
-//! anything, or when an applied script was edited since it ran; exit 0 when the database is at
-//! its heads. (Alembic's `check` compares models with
+//! anything, or when an applied script was edited since it ran (naming it, and suggesting
+//! `rehash` for an edit without effect); exit 0 when the database is at its heads. (Alembic's `check` compares models with
 //! the database, which needs autogenerate; until then this is `current --check-heads`.)
 
 use alembic_core::plan::{self, Step};
 use alembic_core::source::ScriptDirectory;
 use alembic_core::url::SqliteTarget;
-use alembic_runtime::{Dirty, Migrator, RunError};
+use alembic_runtime::{Dirty, Migrator, Mismatch, RunError};
 
 use crate::args::GlobalOpts;
 use crate::error::{CliError, CliResult};
@@ -25,9 +25,14 @@ fn verify_checksums(project: &Project, scripts: &ScriptDirectory, current: &[Str
         return Ok(());
     }
     let migrator = Migrator::new(scripts, project.run_options());
-    let verification = project
+    let verification = match project
         .connect()?
-        .with_backend(|backend| migrator.verify(backend))?;
+        .with_backend(|backend| migrator.verify(backend))
+    {
+        Ok(found) => found,
+        Err(RunError::ChecksumMismatch(m)) => return Err(mismatch(&m)),
+        Err(other) => return Err(other.into()),
+    };
     if !verification.unrecorded.is_empty() {
         log::info!(
             "not verified (applied without a recorded checksum, e.g. by Python Alembic): {}",
@@ -35,6 +40,27 @@ fn verify_checksums(project: &Project, scripts: &ScriptDirectory, current: &[Str
         );
     }
     Ok(())
+}
+
+/// An applied script edited since it ran: exit 1 naming it, with the two ways out.
+fn mismatch(m: &Mismatch) -> CliError {
+    CliError::Failed {
+        message: format!(
+            "revision {} ({}) changed after it was applied",
+            m.revision,
+            m.path.display()
+        ),
+        details: vec![
+            format!("recorded checksum: {}", m.recorded),
+            format!("script checksum now: {}", m.current),
+        ],
+        hint: Some(format!(
+            "revert the edit and make the change in a new revision; if the edit changes nothing \
+             the database holds (a comment, whitespace), record it with `cargo alembic rehash {} \
+             --reason \"...\"`",
+            m.revision
+        )),
+    }
 }
 
 /// The dirty state a failed non-transactional revision left (see `alembic_runtime::Dirty`), if

@@ -42,7 +42,14 @@ fn migrate(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer, way: Way)
     }
     let project = Project::load(global)?;
     let scripts = project.scripts()?;
-    let migrator = Migrator::new(&scripts, project.run_options());
+    let mut options = project.run_options();
+    // Deploy rollback from the command line: a downgrade to a revision on disk is explicit
+    // intent to go back, so revisions the database has and the scripts do not (a newer
+    // checkout migrated it) are reverted with the downgrade SQL their history rows stored.
+    // A relative target (`-1`) would count from heads the scripts cannot see, and `upgrade`
+    // never reverts: both refuse and say so.
+    options.revert_unknown_revisions = way == Way::Down && !is_relative(&args.revision);
+    let migrator = Migrator::new(&scripts, options);
 
     if args.sql {
         let (from, to) = range.unwrap_or(("", args.revision.as_str()));
@@ -121,6 +128,17 @@ pub fn stamp(global: &GlobalOpts, args: &StampArgs, printer: &Printer) -> CliRes
     Ok(())
 }
 
+/// Whether a target counts steps from the current heads (`-1`, `+2`, `ae10-1`, `feat@-2`).
+fn is_relative(target: &str) -> bool {
+    match target.rfind(['+', '-']) {
+        Some(at) => {
+            let steps = &target[at + 1..];
+            !steps.is_empty() && steps.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 /// One closing log line; the runtime has already logged each step with its duration, so a run
 /// of a thousand revisions does not repeat them all here.
 fn summary(report: &Report, target: &str) {
@@ -180,6 +198,16 @@ mod tests {
             e.to_string(),
             "downgrade with --sql requires <fromrev>:<torev>"
         );
+    }
+
+    #[test]
+    fn relative_targets_are_told_from_revisions() {
+        for t in ["-1", "+2", "ae10-1", "feat@-2", "feat@+1"] {
+            assert!(is_relative(t), "{t}");
+        }
+        for t in ["base", "ae1027a6acf", "head", "feat@head", "my-rev", "-"] {
+            assert!(!is_relative(t), "{t}");
+        }
     }
 
     #[test]

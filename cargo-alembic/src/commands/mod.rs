@@ -5,6 +5,7 @@ pub mod check;
 mod init;
 mod inspect;
 mod migrate;
+mod rehash;
 mod revision;
 
 use crate::args::{Cli, Command};
@@ -26,5 +27,6 @@ pub fn run(cli: &Cli, printer: &Printer) -> CliResult {
         Command::Branches(a) => inspect::branches(g, a, printer),
         Command::Show(a) => inspect::show(g, a, printer),
         Command::Check => check::run(g, printer),
+        Command::Rehash(a) => rehash::run(g, a, printer),
     }
 }
