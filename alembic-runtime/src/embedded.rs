@@ -209,7 +209,9 @@ impl Migrations {
             // `alembic_build` refused to generate anything for an invalid set, so this only
             // fails if the generated file was edited by hand or came from another version.
             ScriptDirectory::from_scripts(scripts).unwrap_or_else(|errors| {
-                panic!("the embedded migrations are inconsistent (rebuild the application): {errors}")
+                panic!(
+                    "the embedded migrations are inconsistent (rebuild the application): {errors}"
+                )
             })
         })
     }

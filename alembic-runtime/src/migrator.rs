@@ -9,14 +9,14 @@ use alembic_core::{Checksum, RevisionMap};
 use crate::backend::{Backend, BackendError, LockGuard};
 use crate::dialect::Tables;
 use crate::dirty::{self, Dirty};
+use crate::embedded::Migrations;
 use crate::error::RunError;
 use crate::executor::{self, database, Context};
+use crate::history::ChainedChecksums;
 use crate::history::Operation;
 use crate::options::RunOptions;
 use crate::report::Report;
 use crate::rollback;
-use crate::embedded::Migrations;
-use crate::history::ChainedChecksums;
 use crate::verify::{self, verify_heads, Verification};
 
 /// What a run does besides executing its plan.
@@ -142,7 +142,8 @@ impl<'s> Migrator<'s> {
         tables: &Tables,
     ) -> Result<Option<Dirty>, BackendError> {
         dirty::read(backend, tables, |id| {
-            self.source.directory()
+            self.source
+                .directory()
                 .script(id)
                 .map(|s| (s.path.clone(), s.revision.down_revisions.clone()))
         })
@@ -206,8 +207,8 @@ impl<'s> Migrator<'s> {
     /// database is current costs a few reads, and replicas starting together do not queue
     /// on the lock for nothing.
     pub fn upgrade(&self, backend: &mut dyn Backend, target: &str) -> Result<Report, RunError> {
-        let to_all_heads = target == "heads"
-            || (target == "head" && self.source.sorted_heads().len() == 1);
+        let to_all_heads =
+            target == "heads" || (target == "head" && self.source.sorted_heads().len() == 1);
         if to_all_heads && self.is_up_to_date(backend)? {
             log::debug!("the database is at {target}: nothing to do");
             return Ok(Report::default());
@@ -311,14 +312,20 @@ impl<'s> Migrator<'s> {
         // planner deletes every row, known or not.
         let unknown: Vec<String> = heads
             .iter()
-            .filter(|h| mode != Mode::Stamp { purge: true } && self.source.directory().script(h).is_none())
+            .filter(|h| {
+                mode != Mode::Stamp { purge: true } && self.source.directory().script(h).is_none()
+            })
             .cloned()
             .collect();
         let mut reverted = Report::default();
         if !unknown.is_empty() {
             // Deploy rollback (see rollback.rs): refused unless asked for.
             let scripts = self.source.directory();
-            let known = |id: &str| scripts.script(id).map(|s| s.revision.down_revisions.clone());
+            let known = |id: &str| {
+                scripts
+                    .script(id)
+                    .map(|s| s.revision.down_revisions.clone())
+            };
             let revert = self.options.revert_unknown_revisions && mode == Mode::Migrate;
             let locations = executor::locations(scripts);
             (heads, reverted) =
