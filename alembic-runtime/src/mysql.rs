@@ -214,7 +214,12 @@ impl MysqlBackend<'static> {
         if let Some(socket) = url.query_param("unix_socket") {
             opts = opts.socket(Some(socket));
         }
-        let tls = opts.clone().ssl_opts(ssl.clone());
+        // The client swaps a TCP connection to this machine for its Unix socket when it can
+        // (`prefer_socket`), and never encrypts a socket: a URL that asks for TLS gets TCP.
+        let tls = opts
+            .clone()
+            .ssl_opts(ssl.clone())
+            .prefer_socket(ssl.is_none());
         let mut connected = Conn::new(tls.clone());
         // PREFERRED: a server without TLS gets a plaintext connection, as the MySQL client's.
         if may_fall_back

@@ -3,8 +3,10 @@
 //! PostgreSQL (`ALEMBIC_TEST_POSTGRES_URL`): the test server runs with `ssl = on` and Debian's
 //! snakeoil certificate (self-signed, for `localhost`); the session's encryption is read from
 //! `pg_stat_ssl`, the server's own view. MySQL/MariaDB (`ALEMBIC_TEST_MYSQL_URL`): the shared
-//! test server has TLS off, so these tests check the parameters and that a URL demanding TLS
-//! is refused rather than served in plaintext.
+//! test server has TLS off, so those tests check the parameters and that a URL demanding TLS
+//! is refused rather than served in plaintext; and a private MariaDB with TLS on (a temporary
+//! data directory, a certificate made by `openssl`, a free loopback port), started and stopped
+//! by the test itself, checks the encrypted sessions without touching the shared server.
 
 mod support;
 
@@ -297,5 +299,264 @@ mod mysql {
             error.contains("ssl-cert: client certificates are not supported"),
             "{error}"
         );
+    }
+}
+
+/// A MariaDB server of the test's own, with TLS on: `mariadb-install-db` into a temporary
+/// directory, a self-signed certificate for `localhost` (not for `127.0.0.1`) made by
+/// `openssl`, `mariadbd` on a free loopback port. Stopped (its child process killed) and
+/// deleted when dropped. Needs the MariaDB server and openssl binaries, which the test
+/// machine has (the shared test server is one).
+#[cfg(feature = "mysql")]
+struct TlsMariadb {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: std::process::Child,
+    /// Whether root's password is set yet (`Sup3rSecret`, so that messages can be checked
+    /// for it).
+    password: bool,
+}
+
+#[cfg(feature = "mysql")]
+impl TlsMariadb {
+    /// Starts the server; `None` (after a loud skip, or a failure under
+    /// `ALEMBIC_TEST_REQUIRE_ALL=1`) when a binary is missing.
+    fn start() -> Option<TlsMariadb> {
+        use std::process::{Command, Stdio};
+
+        let tools = ["mariadb-install-db", "openssl"];
+        let server = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file());
+        let missing: Vec<&str> = tools
+            .into_iter()
+            .filter(|t| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {t}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .map_or(true, |s| !s.success())
+            })
+            .collect();
+        if server.is_none() || !missing.is_empty() {
+            let why = format!("mariadbd, mariadb-install-db or openssl is missing ({missing:?})");
+            assert!(!require_all(), "ALEMBIC_TEST_REQUIRE_ALL=1 but {why}");
+            loud_skip("the MariaDB TLS test", &why);
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = |name: &str| dir.path().join(name);
+        let run = |cmd: &mut Command, what: &str| {
+            let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(
+                out.status.success(),
+                "{what} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(
+            Command::new("mariadb-install-db")
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", path("data").display()))
+                .args([
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ]),
+            "mariadb-install-db",
+        );
+        run(
+            Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=DNS:localhost",
+                ])
+                .arg("-keyout")
+                .arg(path("key.pem"))
+                .arg("-out")
+                .arg(path("cert.pem")),
+            "openssl req",
+        );
+        // A port the system just gave out and took back: free unless another process grabs it
+        // in between, which the start's error would say.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(server.unwrap_or_default())
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", path("data").display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", path("sock").display()))
+            .arg(format!("--pid-file={}", path("pid").display()))
+            .arg(format!("--log-error={}", path("err.log").display()))
+            .arg(format!("--ssl-cert={}", path("cert.pem").display()))
+            .arg(format!("--ssl-key={}", path("key.pem").display()))
+            .args([
+                "--user=root",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=16M",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd");
+        let mut server = TlsMariadb {
+            dir,
+            port,
+            child,
+            password: false,
+        };
+        // Wait for it to accept connections: a bound, not a timed assertion.
+        for _ in 0..120 {
+            if let Ok(mut root) = server.connect("") {
+                use alembic_runtime::Backend;
+                root.execute_batch("ALTER USER root@localhost IDENTIFIED BY 'Sup3rSecret'")
+                    .expect("set root's password");
+                server.password = true;
+                return Some(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let log = std::fs::read_to_string(server.dir.path().join("err.log"));
+                panic!("mariadbd exited ({status}): {}", log.unwrap_or_default());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        let log = std::fs::read_to_string(server.dir.path().join("err.log"));
+        panic!("mariadbd did not start: {}", log.unwrap_or_default());
+    }
+
+    fn cert(&self) -> String {
+        self.dir.path().join("cert.pem").display().to_string()
+    }
+
+    fn url(&self, host: &str, params: &str) -> String {
+        let password = if self.password { ":Sup3rSecret" } else { "" };
+        let url = format!("mysql://root{password}@{host}:{}/mysql", self.port);
+        if params.is_empty() {
+            url
+        } else {
+            format!("{url}?{params}")
+        }
+    }
+
+    /// A backend to `127.0.0.1` with `params`.
+    fn connect(&self, params: &str) -> Result<alembic_runtime::MysqlBackend<'static>, String> {
+        self.connect_to("127.0.0.1", params)
+    }
+
+    fn connect_to(
+        &self,
+        host: &str,
+        params: &str,
+    ) -> Result<alembic_runtime::MysqlBackend<'static>, String> {
+        let url = alembic_core::url::DatabaseUrl::parse(&self.url(host, params))
+            .map_err(|e| e.to_string())?;
+        alembic_runtime::MysqlBackend::connect_url(&url).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Drop for TlsMariadb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The session's cipher as the server reports it; empty when not encrypted.
+#[cfg(feature = "mysql")]
+fn cipher(backend: &mut alembic_runtime::MysqlBackend<'_>) -> String {
+    use alembic_runtime::Backend;
+    backend
+        .query_strings(
+            "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+             WHERE VARIABLE_NAME = 'Ssl_cipher'",
+            &[],
+        )
+        .expect("Ssl_cipher")
+        .concat()
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn mariadb_with_tls_encrypts_and_verifies_as_the_url_asks() {
+    let Some(server) = TlsMariadb::start() else {
+        return;
+    };
+    let cert = server.cert();
+
+    // Unverified modes encrypt; no TLS parameter stays plaintext, as PyMySQL.
+    for params in ["ssl-mode=REQUIRED", "ssl_mode=preferred", "ssl=true"] {
+        let mut backend = server.connect(params).expect(params);
+        assert!(!cipher(&mut backend).is_empty(), "{params}: not encrypted");
+    }
+    let mut plain = server.connect("").expect("no TLS parameter");
+    assert_eq!(cipher(&mut plain), "");
+    let mut plain = server.connect("ssl-mode=DISABLED").expect("DISABLED");
+    assert_eq!(cipher(&mut plain), "");
+
+    // VERIFY_CA: the right CA passes (also as SQLAlchemy's ssl_ca), another CA does not.
+    for params in [
+        format!("ssl-mode=VERIFY_CA&ssl-ca={cert}"),
+        format!("ssl_ca={cert}"),
+    ] {
+        let mut backend = server.connect(&params).expect(&params);
+        assert!(!cipher(&mut backend).is_empty(), "{params}");
+    }
+    let wrong_ca = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    if std::path::Path::new(wrong_ca).is_file() {
+        let error = server
+            .connect(&format!("ssl-mode=VERIFY_CA&ssl-ca={wrong_ca}"))
+            .err()
+            .expect("another CA is refused");
+        assert!(error.contains("certificate verify failed"), "{error}");
+        assert!(error.contains("ssl-ca is the CA that signed"), "{error}");
+        assert!(!error.contains("Sup3rSecret"), "password shown: {error}");
+    }
+
+    // VERIFY_IDENTITY: the certificate names `localhost`, not `127.0.0.1`.
+    let identity = format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={cert}");
+    let mut backend = server
+        .connect_to("localhost", &identity)
+        .expect("the certificate's own name");
+    assert!(!cipher(&mut backend).is_empty());
+    let error = server
+        .connect(&identity)
+        .err()
+        .expect("an address the certificate does not name");
+    assert!(error.contains("certificate"), "{error}");
+    assert!(!error.contains("Sup3rSecret"), "password shown: {error}");
+
+    // A whole run over TLS, with the lease lock, whose heartbeat connects the same way.
+    {
+        use alembic_runtime::{Backend, LockMode, Migrator, RunOptions};
+        let mut admin = server.connect("ssl-mode=REQUIRED").expect("admin");
+        admin
+            .execute_batch("CREATE DATABASE tls_run")
+            .expect("create database");
+        let mut options = RunOptions::default();
+        options.version_table_schema = Some("tls_run".to_string());
+        options.lock_mode = LockMode::Lease;
+        let scripts = directory(vec![script(
+            "r1",
+            &[],
+            "CREATE TABLE tls_run.t (x INTEGER);",
+            Some("DROP TABLE tls_run.t;"),
+        )]);
+        let mut backend = server
+            .connect_to("localhost", &identity)
+            .expect("VERIFY_IDENTITY");
+        let report = Migrator::new(&scripts, options)
+            .upgrade(&mut backend, "head")
+            .expect("a run over TLS");
+        assert_eq!(report.applied.len(), 1);
+        assert!(!cipher(&mut backend).is_empty());
     }
 }
