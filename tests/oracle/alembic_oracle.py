@@ -8,7 +8,18 @@ Reads one JSON document on stdin:
                               {"op": "stamp", "targets": ["a1", "b2"], "purge": true}, ...]},
                 ...],
      "keep_dir": "/optional/folder/to/keep/the/projects/in",
-     "sort_version_rows": true}
+     "sort_version_rows": true,
+     "server": {"url": "postgresql+psycopg2://user@host:port/db",
+                "ran_log_ddl": "CREATE TABLE ran_log (...)",
+                "transaction_per_migration": [false, ...]}}
+
+"server" is optional: without it every graph gets its own SQLite file. With it every graph runs
+on that one server database (PostgreSQL through psycopg2, MySQL/MariaDB through PyMySQL), which
+is emptied before each graph and given the ran_log table by the caller's DDL; the
+transaction_per_migration list (one per graph) is handed to Alembic's context.configure, so that
+Alembic groups migrations into transactions as our run of the same graph does. Offline scripts
+are then returned as text ("offline_script") for the caller to apply on a scratch database of
+the same dialect, instead of being applied here on SQLite.
 
 For each graph it writes an Alembic project (alembic.ini, env.py, one .py file per revision whose
 upgrade()/downgrade() insert a row into ran_log) into a fresh folder, creates the SQLite database
@@ -56,8 +67,13 @@ def run_migrations_online():
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
+    options = {}
+    # Only set for the server runs (absent on SQLite, whose run stays what it always was).
+    per_migration = config.get_main_option("transaction_per_migration")
+    if per_migration is not None:
+        options["transaction_per_migration"] = per_migration == "true"
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=None)
+        context.configure(connection=connection, target_metadata=None, **options)
         with context.begin_transaction():
             context.run_migrations()
 
@@ -119,17 +135,94 @@ def revision_source(rev):
     )
 
 
-def write_project(root, graph):
+class Server:
+    """One database on a PostgreSQL or MySQL server, read and written through SQLAlchemy."""
+
+    def __init__(self, url, ran_log_ddl):
+        import sqlalchemy
+
+        self.sa = sqlalchemy
+        self.url = url
+        self.ran_log_ddl = ran_log_ddl
+        self.engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        self.postgres = self.engine.dialect.name == "postgresql"
+
+    def reset(self):
+        """Empties the database (whatever the previous graph left) and creates ran_log."""
+        sa = self.sa
+        with self.engine.begin() as conn:
+            if self.postgres:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+            else:
+                for table in sa.inspect(conn).get_table_names():
+                    conn.execute(sa.text("DROP TABLE `%s`" % table))
+            conn.execute(sa.text(self.ran_log_ddl))
+
+    def has_version_table(self, conn):
+        return self.sa.inspect(conn).has_table("alembic_version")
+
+    def read_state(self, after_seq):
+        sa = self.sa
+        with self.engine.connect() as conn:
+            versions = []
+            if self.has_version_table(conn):
+                versions = sorted(
+                    r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                )
+            rows = conn.execute(
+                sa.text(
+                    "SELECT seq, rev, direction FROM ran_log WHERE seq > :s ORDER BY seq"
+                ),
+                {"s": after_seq},
+            ).fetchall()
+        last = rows[-1][0] if rows else after_seq
+        return versions, [[r[1], r[2]] for r in rows], last
+
+    def set_rows(self, rows, only_if_unsorted=False):
+        sa = self.sa
+        with self.engine.begin() as conn:
+            if only_if_unsorted:
+                if not self.has_version_table(conn):
+                    return
+                now = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+                if now == sorted(now):
+                    return
+                rows = sorted(now)
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+            )
+            conn.execute(sa.text("DELETE FROM alembic_version"))
+            for r in rows:
+                conn.execute(
+                    sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": r}
+                )
+
+
+def write_project(root, graph, server=None, per_migration=None):
     versions = os.path.join(root, "migrations", "versions")
     os.makedirs(versions)
     with open(os.path.join(root, "alembic.ini"), "w") as f:
-        f.write(ALEMBIC_INI)
+        if server is None:
+            f.write(ALEMBIC_INI)
+        else:
+            f.write(
+                "[alembic]\nscript_location = %%(here)s/migrations\nsqlalchemy.url = %s\n"
+                "transaction_per_migration = %s\n"
+                % (server.url.replace("%", "%%"), "true" if per_migration else "false")
+            )
     with open(os.path.join(root, "migrations", "env.py"), "w") as f:
         f.write(ENV_PY)
     for i, rev in enumerate(graph["revisions"]):
         name = "r%03d_%s.py" % (i, rev["id"])
         with open(os.path.join(versions, name), "w") as f:
             f.write(revision_source(rev))
+    if server is not None:
+        server.reset()
+        return server
     db = os.path.join(root, "test.db")
     conn = sqlite3.connect(db)
     conn.execute(
@@ -257,11 +350,11 @@ def run_command(cfg, cmd):
         raise ValueError("unknown op %r" % op)
 
 
-def run_graph(graph, base_dir, sort_rows):
+def run_graph(graph, base_dir, sort_rows, server=None, per_migration=None):
     root = tempfile.mkdtemp(prefix="oracle-", dir=base_dir)
     result = {"name": graph.get("name"), "dir": root, "setup_error": None, "steps": []}
     try:
-        db = write_project(root, graph)
+        db = write_project(root, graph, server, per_migration)
     except Exception as e:  # noqa: BLE001 - reported to the Rust side
         result["setup_error"] = "%s: %s" % (type(e).__name__, e)
         return result
@@ -270,9 +363,15 @@ def run_graph(graph, base_dir, sort_rows):
     for cmd in graph["commands"]:
         step = {"ok": True, "error": None}
         if cmd["op"] == "set_rows":
-            set_version_rows(db, cmd["rows"])
+            if server is None:
+                set_version_rows(db, cmd["rows"])
+            else:
+                server.set_rows(cmd["rows"])
         if sort_rows:
-            sort_version_rows(db)
+            if server is None:
+                sort_version_rows(db)
+            else:
+                server.set_rows([], only_if_unsorted=True)
         script = io.StringIO()
         try:
             # Offline mode writes its SQL to stdout; online commands print nothing there.
@@ -289,15 +388,21 @@ def run_graph(graph, base_dir, sort_rows):
                 "db_error": type(e).__module__.startswith("sqlalchemy"),
                 "traceback": traceback.format_exc(limit=-3),
             }
-        step["versions"], step["ran"], seq = read_state(db, seq)
+        if server is None:
+            step["versions"], step["ran"], seq = read_state(db, seq)
+        else:
+            step["versions"], step["ran"], seq = server.read_state(seq)
         step["offline_rows"] = None
+        step["offline_script"] = None
         if cmd.get("sql"):
             # The migrations whose SQL the offline script holds, in order (see ran_log marks).
             step["ran"] += [
                 [m.group(1), m.group(2)] for m in OFFLINE_MARK.finditer(script.getvalue())
             ]
             start = offline_start(cmd, {r["id"] for r in graph["revisions"]})
-            if step["ok"] and start is not None:
+            if server is not None:
+                step["offline_script"] = script.getvalue()
+            elif step["ok"] and start is not None:
                 step["offline_rows"] = apply_offline_script(script.getvalue(), start)
         else:
             sys.stderr.write(script.getvalue())
@@ -314,11 +419,19 @@ def main():
         ctx = contextlib.nullcontext(keep)
     else:
         ctx = tempfile.TemporaryDirectory(prefix="alembic-oracle-")
+    server_spec = spec.get("server")
+    server = None
+    per_migration = [None] * len(spec["graphs"])
+    if server_spec:
+        server = Server(server_spec["url"], server_spec["ran_log_ddl"])
+        per_migration = server_spec["transaction_per_migration"]
     with ctx as base:
         out = {
             "alembic": alembic.__version__,
-            "graphs": [run_graph(g, base, spec.get("sort_version_rows", True))
-                for g in spec["graphs"]],
+            "graphs": [
+                run_graph(g, base, spec.get("sort_version_rows", True), server, tpm)
+                for g, tpm in zip(spec["graphs"], per_migration)
+            ],
         }
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
