@@ -1,12 +1,59 @@
-//! Deploy rollback and audited amendments from the command line, on SQLite (the runtime's
-//! suite `alembic-runtime/tests/rollback.rs` runs the same reverts on PostgreSQL and MariaDB):
-//! `downgrade` to a revision on disk from a head only the database knows, `check` naming an
-//! edited applied script (exit 1), and `rehash REV --reason TEXT`.
+//! Deploy rollback and audited amendments from the command line, on SQLite, PostgreSQL and
+//! MariaDB/MySQL (servers from `ALEMBIC_TEST_POSTGRES_URL` / `ALEMBIC_TEST_MYSQL_URL`; a loud
+//! SKIPPED line without them, a failure under `ALEMBIC_TEST_REQUIRE_ALL=1`): `downgrade` to a
+//! revision on disk from a head only the database knows, `check` naming an edited applied
+//! script (exit 1), and `rehash REV --reason TEXT`.
 
 #[path = "support/project.rs"]
 mod project;
+#[path = "support/server_db.rs"]
+mod server_db;
+#[path = "support/test_db.rs"]
+mod test_db;
 
-use project::{heads_in, open, table_exists, Project, Run};
+use project::{Project, Run};
+use test_db::{Dialect, TestDb};
+
+/// One test per database, each calling `fn name(d: Dialect)`.
+macro_rules! on_databases {
+    ($test:ident) => {
+        mod $test {
+            #[test]
+            fn sqlite() {
+                super::$test(super::Dialect::named("sqlite"));
+            }
+            #[test]
+            fn postgres() {
+                super::$test(super::Dialect::named("postgres"));
+            }
+            #[test]
+            fn mysql() {
+                super::$test(super::Dialect::named("mysql"));
+            }
+        }
+    };
+}
+
+/// The project's database on `d`; a server database's URL replaces the config's. `None` when
+/// the server is not configured (after the loud SKIPPED line).
+fn database_for(p: &Project, d: Dialect) -> Option<TestDb> {
+    let db = TestDb::create(d, &p.db(), "rbcli", "rollback CLI test")?;
+    if d.is_server() {
+        let text = p.read("alembic.toml");
+        let lines: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.trim_start().starts_with("url") {
+                    format!("url = \"{}\"", db.url())
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        p.write("alembic.toml", &(lines.join("\n") + "\n"));
+    }
+    Some(db)
+}
 
 /// a1 <- b2 <- c3, each creating table t<n>.
 fn three_revisions() -> Project {
@@ -48,18 +95,14 @@ fn run_as(p: &Project, user: &str, args: &[&str]) -> Run {
     )
 }
 
-fn history_rows(p: &Project, sql: &str) -> Vec<String> {
-    let conn = open(&p.db());
-    let mut stmt = conn.prepare(sql).expect(sql);
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).expect(sql);
-    rows.map(|r| r.expect("row")).collect()
-}
-
-#[test]
-fn downgrade_from_a_head_only_the_database_knows() {
+on_databases!(downgrade_from_a_head_only_the_database_knows);
+fn downgrade_from_a_head_only_the_database_knows(d: Dialect) {
     let p = three_revisions();
+    let Some(db) = database_for(&p, d) else {
+        return;
+    };
     p.ok(&["upgrade", "head"]);
-    assert_eq!(heads_in(&p.db()), ["c3"]);
+    assert_eq!(db.heads(), ["c3"]);
 
     // An older checkout: b2 and c3 are not on disk.
     std::fs::remove_file(p.versions().join("c3_rev.sql")).expect("rm c3");
@@ -84,16 +127,15 @@ fn downgrade_from_a_head_only_the_database_knows() {
     p.run(&["downgrade", "-1"])
         .expect_code(1, "relative downgrade from an unknown head")
         .stderr_has("c3", "names it");
-    assert_eq!(heads_in(&p.db()), ["c3"]);
+    assert_eq!(db.heads(), ["c3"]);
 
     // To a revision on disk: c3 and b2 are reverted with their stored SQL.
     p.ok(&["downgrade", "a1"]);
-    assert_eq!(heads_in(&p.db()), ["a1"]);
-    assert!(table_exists(&p.db(), "t1"));
-    assert!(!table_exists(&p.db(), "t2"));
-    assert!(!table_exists(&p.db(), "t3"));
-    let reverted = history_rows(
-        &p,
+    assert_eq!(db.heads(), ["a1"]);
+    assert!(db.has_table("t1"));
+    assert!(!db.has_table("t2"));
+    assert!(!db.has_table("t3"));
+    let reverted = db.query(
         "SELECT revision FROM alembic_version_history WHERE operation = 'downgrade' \
          AND reason LIKE 'deploy rollback%' ORDER BY id",
     );
@@ -101,9 +143,12 @@ fn downgrade_from_a_head_only_the_database_knows() {
     p.ok(&["check"]);
 }
 
-#[test]
-fn check_names_an_edited_applied_script_and_rehash_amends_it() {
+on_databases!(check_names_an_edited_applied_script_and_rehash_amends_it);
+fn check_names_an_edited_applied_script_and_rehash_amends_it(d: Dialect) {
     let p = three_revisions();
+    let Some(db) = database_for(&p, d) else {
+        return;
+    };
     p.ok(&["upgrade", "head"]);
     p.ok(&["check"]);
 
@@ -145,14 +190,13 @@ fn check_names_an_edited_applied_script_and_rehash_amends_it() {
     p.ok(&["check"]);
     p.ok(&["upgrade", "head"]);
 
-    let audit = history_rows(
-        &p,
-        "SELECT revision || '|' || actor || '|' || reason FROM alembic_version_history \
+    let audit = db.query(
+        "SELECT revision, actor, reason FROM alembic_version_history \
          WHERE operation = 'rehash' ORDER BY id",
     );
     assert_eq!(audit.len(), 2, "{audit:?}");
-    assert_eq!(audit[0], "b2|tester|typo in a comment");
-    assert!(audit[1].starts_with("c3|tester|"), "{audit:?}");
+    assert_eq!(audit[0], "b2\ttester\ttypo in a comment");
+    assert!(audit[1].starts_with("c3\ttester\t"), "{audit:?}");
 
     // Nothing left to amend; a revision that is not applied cannot be amended.
     run_as(&p, "tester", &["rehash", "b2", "--reason", "again"])
