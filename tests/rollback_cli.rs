@@ -129,6 +129,12 @@ fn downgrade_from_a_head_only_the_database_knows(d: Dialect) {
         .stderr_has("c3", "names it");
     assert_eq!(db.heads(), ["c3"]);
 
+    // A target that names nothing fails before any revert.
+    p.run(&["downgrade", "nosuchrev"])
+        .expect_clean_failure("downgrade to an unknown target")
+        .stderr_has("nosuchrev", "names it");
+    assert_eq!(db.heads(), ["c3"]);
+
     // To a revision on disk: c3 and b2 are reverted with their stored SQL.
     p.ok(&["downgrade", "a1"]);
     assert_eq!(db.heads(), ["a1"]);

@@ -49,6 +49,11 @@ fn migrate(global: &GlobalOpts, args: &UpgradeArgs, printer: &Printer, way: Way)
     // A relative target (`-1`) would count from heads the scripts cannot see, and `upgrade`
     // never reverts: both refuse and say so.
     options.revert_unknown_revisions = way == Way::Down && !is_relative(&args.revision);
+    if options.revert_unknown_revisions && !args.sql {
+        // A target that names nothing must fail before any revert runs: with
+        // transaction_per_migration (or on MySQL) the reverts would stay committed.
+        target::resolve(scripts.map(), &args.revision, &[])?;
+    }
     let migrator = Migrator::new(&scripts, options);
 
     if args.sql {
