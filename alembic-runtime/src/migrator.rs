@@ -317,7 +317,7 @@ impl<'s> Migrator<'s> {
             })
             .cloned()
             .collect();
-        let mut reverted = Report::default();
+        let mut reverted = rollback::Reverted::default();
         if !unknown.is_empty() {
             // Deploy rollback (see rollback.rs): refused unless asked for.
             let scripts = self.source.directory();
@@ -394,8 +394,10 @@ impl<'s> Migrator<'s> {
                 return Err(RunError::Dirty(Box::new(dirty)));
             }
         }
-        let report = executor::run_plan(guard, ctx, &plan)?;
-        Ok(rollback::followed_by(reverted, report))
+        match executor::run_plan(guard, ctx, &plan) {
+            Ok(report) => Ok(reverted.followed_by(report)),
+            Err(e) => Err(reverted.failed(e)),
+        }
     }
 }
 

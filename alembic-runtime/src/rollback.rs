@@ -332,15 +332,15 @@ pub(crate) fn revert_unknown(
     heads: &[String],
     known: &dyn Fn(&str) -> Option<Vec<String>>,
     locations: &str,
-) -> Result<(Vec<String>, Report), RunError> {
+) -> Result<(Vec<String>, Reverted), RunError> {
     if let Some(dirty) = dirty::read(backend, tables, |_| None)
         .map_err(|cause| database("reading the latest history row", cause))?
     {
         return Err(RunError::Dirty(Box::new(dirty)));
     }
     let plan = plan(backend, tables, heads, known, locations)?;
-    let report = execute(backend, tables, options, &plan)?;
-    Ok((plan.heads_after, report))
+    let reverted = execute(backend, tables, options, &plan)?;
+    Ok((plan.heads_after, reverted))
 }
 
 /// Runs planned reverts; see [`revert_unknown`].
@@ -349,7 +349,7 @@ fn execute(
     tables: &Tables,
     options: &RunOptions,
     plan: &RevertPlan,
-) -> Result<Report, RunError> {
+) -> Result<Reverted, RunError> {
     let mut committed = Report::default();
     let mut pending: Vec<Applied> = Vec::new();
     let outside = !backend.transactional_ddl();
@@ -435,10 +435,14 @@ fn execute(
             commit(backend, &mut committed, &mut pending)?;
         }
     }
-    // Still open (the default mode): the run's plan commits these with its own steps; they
-    // are reported as what ran.
+    // Still open (the default mode): the run's plan commits these with its own steps, or
+    // rolls them back with its failure.
+    let committed_len = committed.applied.len();
     committed.applied.append(&mut pending);
-    Ok(committed)
+    Ok(Reverted {
+        report: committed,
+        committed: committed_len,
+    })
 }
 
 fn commit(
@@ -474,7 +478,7 @@ pub(crate) fn unknown_heads(
     unknown: Vec<String>,
     known: &dyn Fn(&str) -> Option<Vec<String>>,
     locations: String,
-) -> Result<(Vec<String>, Report), RunError> {
+) -> Result<(Vec<String>, Reverted), RunError> {
     if revert {
         return revert_unknown(backend, &ctx.tables, ctx.options, heads, known, &locations);
     }
@@ -487,8 +491,40 @@ pub(crate) fn unknown_heads(
     })
 }
 
-/// The reverts' report followed by the run's.
-pub(crate) fn followed_by(mut reverted: Report, mut report: Report) -> Report {
-    reverted.applied.append(&mut report.applied);
-    reverted
+/// The reverts that ran before a run's own plan.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reverted {
+    /// Every revert, in the order they ran.
+    report: Report,
+    /// How many of them (the first ones) committed on their own, before the run's plan: all
+    /// with `transaction_per_migration` or without transactional DDL, none by default.
+    committed: usize,
+}
+
+impl Reverted {
+    /// The reverts followed by the run's report.
+    pub(crate) fn followed_by(mut self, mut report: Report) -> Report {
+        self.report.applied.append(&mut report.applied);
+        self.report
+    }
+
+    /// The run's error, with the reverts that committed before it put first in what it says
+    /// committed (those left in the run's transaction were rolled back with it).
+    pub(crate) fn failed(self, mut error: RunError) -> RunError {
+        let applied = match &mut error {
+            RunError::Migration { applied, .. }
+            | RunError::VersionTable { applied, .. }
+            | RunError::Database { applied, .. } => applied,
+            _ => return error,
+        };
+        let mut first: Vec<_> = self
+            .report
+            .applied
+            .into_iter()
+            .take(self.committed)
+            .collect();
+        first.append(&mut applied.applied);
+        applied.applied = first;
+        error
+    }
 }

@@ -351,6 +351,40 @@ fn a_failing_stored_downgrade_changes_nothing() {
     assert_eq!(h.user_tables(), ["t1", "t2", "t3", "t4", "t5"]);
 }
 
+/// v1's own plan fails after the reverts: with one transaction per revision the reverts
+/// committed and the error reports them; in the default mode everything rolls back and the
+/// error reports nothing.
+#[test]
+fn a_failing_plan_after_the_reverts_reports_what_committed() {
+    for per_migration in [true, false] {
+        let mut h = SqliteHarness::new();
+        Migrator::new(&directory(v2(None)), RunOptions::default())
+            .upgrade(&mut *h.backend(), "head")
+            .expect("v2 migrates");
+        let mut old = v1();
+        old.push(script("x4", &["r3"], "CREATE TABLE t3 (x INTEGER);", None));
+        let err = Migrator::new(&directory(old), reverting(per_migration))
+            .upgrade(&mut *h.backend(), "head")
+            .expect_err("x4 fails: t3 exists");
+        assert_eq!(err.revision(), Some("x4"), "{err}");
+        let committed: Vec<String> = err
+            .applied()
+            .expect("a migration error carries its report")
+            .applied
+            .iter()
+            .map(|a| a.to_string().split(" (").next().unwrap_or("").to_string())
+            .collect();
+        if per_migration {
+            assert_eq!(committed, ["downgrade r5", "downgrade r4"]);
+            assert_eq!(h.heads(), ["r3"]);
+        } else {
+            assert!(committed.is_empty(), "{committed:?}");
+            assert_eq!(h.heads(), ["r5"]);
+            assert_eq!(h.user_tables(), ["t1", "t2", "t3", "t4", "t5"]);
+        }
+    }
+}
+
 /// Stamping (without purge) and downgrading without the opt-in still refuse; only a migrating
 /// run with the opt-in reverts.
 #[test]
