@@ -42,7 +42,12 @@ const ROW_ID: i64 = 1;
 pub(crate) struct Lease {
     sql: LeaseSql,
     token: String,
+    /// The heartbeat thread; `None` over a borrowed client that cannot open a second
+    /// connection, where the backend renews the lease itself between transactions
+    /// ([`Lease::renew_if_due`]).
     heartbeat: Option<Heartbeat>,
+    duration: Duration,
+    last_renewed: Instant,
 }
 
 struct Heartbeat {
@@ -313,12 +318,14 @@ fn ensure_table(
 }
 
 /// Takes the lease of `tables`' version table, waiting for a live holder up to
-/// `settings.timeout`, then starts its heartbeat on a connection from `connect`.
+/// `settings.timeout`, then starts its heartbeat on a connection from `connect`. Without one
+/// (a borrowed client), the backend renews the lease between transactions instead, which a
+/// single transaction longer than the lease's duration outlasts: that is logged.
 pub(crate) fn acquire(
     backend: &mut dyn Backend,
     tables: &Tables,
     settings: &LockSettings,
-    connect: &Connector,
+    connect: Option<&Connector>,
 ) -> Result<Lease, BackendError> {
     if backend.in_transaction() {
         return Err(BackendError::msg(
@@ -328,9 +335,12 @@ pub(crate) fn acquire(
     let sql = LeaseSql::new(tables);
     ensure_table(backend, tables, &sql)?;
     // The heartbeat's connection first: failing to open it must not leave a lease behind.
-    let heartbeat_conn = connect().map_err(|e| {
-        BackendError::msg(format!("cannot open the lease heartbeat's connection: {e}"))
-    })?;
+    let heartbeat_conn = match connect {
+        Some(connect) => Some(connect().map_err(|e| {
+            BackendError::msg(format!("cannot open the lease heartbeat's connection: {e}"))
+        })?),
+        None => None,
+    };
     let duration = settings.lease_duration.max(Duration::from_millis(300));
     let host = host_name();
     let token = new_token(&host);
@@ -387,11 +397,26 @@ pub(crate) fn acquire(
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(500));
     }
-    let heartbeat = start_heartbeat(heartbeat_conn, sql.clone(), token.clone(), duration);
+    let heartbeat = match heartbeat_conn {
+        Some(conn) => Some(start_heartbeat(conn, sql.clone(), token.clone(), duration)),
+        None => {
+            log::warn!(
+                "the migration lease of {} is renewed between transactions only (the backend \
+                 borrows a client and has no URL for a heartbeat connection): a transaction \
+                 longer than the lease's {} s lets another process take it over; give the URL \
+                 with with_lease_url, or a lease_duration longer than the longest revision",
+                sql.name,
+                duration.as_secs_f64()
+            );
+            None
+        }
+    };
     Ok(Lease {
         sql,
         token,
-        heartbeat: Some(heartbeat),
+        heartbeat,
+        duration,
+        last_renewed: Instant::now(),
     })
 }
 
@@ -445,6 +470,44 @@ fn start_heartbeat(
 }
 
 impl Lease {
+    /// Between transactions: fails when the lease was lost (another process took it over, so
+    /// the run must not go on), and renews it from the run's own connection when there is no
+    /// heartbeat thread and a third of its duration has passed.
+    pub(crate) fn renew_if_due(&mut self, backend: &mut dyn Backend) -> Result<(), BackendError> {
+        if let Some(heartbeat) = &self.heartbeat {
+            if heartbeat.lost.load(Ordering::SeqCst) {
+                return Err(self.lost_error(backend));
+            }
+            return Ok(());
+        }
+        if self.last_renewed.elapsed() < self.duration / 3 {
+            return Ok(());
+        }
+        let renewed = backend.execute(
+            &self.sql.renew(),
+            &[
+                SqlValue::Int(micros(self.duration)),
+                SqlValue::Int(ROW_ID),
+                SqlValue::Text(self.token.clone()),
+            ],
+        )?;
+        if renewed != 1 {
+            return Err(self.lost_error(backend));
+        }
+        self.last_renewed = Instant::now();
+        Ok(())
+    }
+
+    fn lost_error(&self, backend: &mut dyn Backend) -> BackendError {
+        let holder = describe_holder(backend, &self.sql);
+        BackendError::msg(format!(
+            "the migration lease of {} was lost during the run (it expired without renewal) \
+             and is now held by {holder}: another process may be migrating at the same time; \
+             check the version table and history",
+            self.sql.name
+        ))
+    }
+
     /// Stops the heartbeat and deletes the lease row, if it is still ours.
     pub(crate) fn release(mut self, backend: &mut dyn Backend) -> Result<(), BackendError> {
         let mut lost = false;
@@ -460,13 +523,7 @@ impl Lease {
             &[SqlValue::Int(ROW_ID), SqlValue::Text(self.token.clone())],
         )?;
         if lost || deleted != 1 {
-            let holder = describe_holder(backend, &self.sql);
-            return Err(BackendError::msg(format!(
-                "the migration lease of {} was lost during the run (its heartbeat missed the \
-                 expiry) and is now held by {holder}: another process may have migrated at \
-                 the same time; check the version table and history",
-                self.sql.name
-            )));
+            return Err(self.lost_error(backend));
         }
         Ok(())
     }

@@ -346,6 +346,24 @@ impl MysqlBackend<'_> {
     }
 }
 
+impl MysqlBackend<'_> {
+    /// Between transactions, with a lease lock: stop if the lease was lost, renew it when
+    /// there is no heartbeat thread (see `Lease::renew_if_due`).
+    fn keep_lease(&mut self) -> Result<(), BackendError> {
+        if self.in_transaction {
+            return Ok(());
+        }
+        match self.lease.take() {
+            Some(mut lease) => {
+                let kept = lease.renew_if_due(self);
+                self.lease = Some(lease);
+                kept
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 impl Backend for MysqlBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Mysql
@@ -359,18 +377,12 @@ impl Backend for MysqlBackend<'_> {
     fn lock(&mut self, tables: &Tables) -> Result<(), BackendError> {
         if let Some(settings) = self.settings.clone() {
             if settings.mode == LockMode::Lease {
-                let Some(connector) = self.connector.clone() else {
-                    return Err(BackendError::msg(
-                        "the lease lock renews itself on a second connection, and this backend \
-                         borrows a client it cannot reconnect: create it with \
-                         MysqlBackend::connect_url, or give the URL with with_lease_url",
-                    ));
-                };
+                let connector = self.connector.clone();
                 let settings = LockSettings {
                     timeout: self.effective_timeout(),
                     ..settings
                 };
-                self.lease = Some(lease::acquire(self, tables, &settings, &connector)?);
+                self.lease = Some(lease::acquire(self, tables, &settings, connector.as_ref())?);
                 return Ok(());
             }
         }
@@ -433,6 +445,7 @@ impl Backend for MysqlBackend<'_> {
     }
 
     fn begin(&mut self) -> Result<(), BackendError> {
+        self.keep_lease()?;
         self.conn().query_drop("START TRANSACTION").map_err(err)?;
         self.in_transaction = true;
         Ok(())
@@ -457,6 +470,7 @@ impl Backend for MysqlBackend<'_> {
         }
         // The client enables multi-statements. Every result set is read here: the error of a
         // later statement arrives with its set, and `query_drop` would silently drop it.
+        self.keep_lease()?;
         let result = run_all(self.conn(), sql);
         match result {
             // ER_EMPTY_QUERY: a script of comments only, as a merge revision may be.

@@ -432,6 +432,24 @@ impl PostgresBackend<'_> {
     }
 }
 
+impl PostgresBackend<'_> {
+    /// Between transactions, with a lease lock: stop if the lease was lost, renew it when
+    /// there is no heartbeat thread (see `Lease::renew_if_due`).
+    fn keep_lease(&mut self) -> Result<(), BackendError> {
+        if self.in_transaction {
+            return Ok(());
+        }
+        match self.lease.take() {
+            Some(mut lease) => {
+                let kept = lease.renew_if_due(self);
+                self.lease = Some(lease);
+                kept
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 impl Backend for PostgresBackend<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -445,18 +463,12 @@ impl Backend for PostgresBackend<'_> {
     fn lock(&mut self, tables: &Tables) -> Result<(), BackendError> {
         if let Some(settings) = self.settings.clone() {
             if settings.mode == LockMode::Lease {
-                let Some(connector) = self.connector.clone() else {
-                    return Err(BackendError::msg(
-                        "the lease lock renews itself on a second connection, and this backend \
-                         borrows a client it cannot reconnect: create it with \
-                         PostgresBackend::connect_url, or give the URL with with_lease_url",
-                    ));
-                };
+                let connector = self.connector.clone();
                 let settings = LockSettings {
                     timeout: self.effective_timeout(),
                     ..settings
                 };
-                self.lease = Some(lease::acquire(self, tables, &settings, &connector)?);
+                self.lease = Some(lease::acquire(self, tables, &settings, connector.as_ref())?);
                 return Ok(());
             }
         }
@@ -519,6 +531,7 @@ impl Backend for PostgresBackend<'_> {
     }
 
     fn begin(&mut self) -> Result<(), BackendError> {
+        self.keep_lease()?;
         self.client().batch_execute("BEGIN").map_err(err)?;
         self.in_transaction = true;
         Ok(())
@@ -546,6 +559,7 @@ impl Backend for PostgresBackend<'_> {
         // sent together they would form one implicit transaction, where statements such as
         // `CREATE INDEX CONCURRENTLY` are refused.
         for statement in split_statements(sql) {
+            self.keep_lease()?;
             self.client().batch_execute(statement).map_err(err)?;
         }
         Ok(())

@@ -316,15 +316,15 @@ fn a_live_lease_times_out_naming_the_holder(server: &Server) {
     assert_eq!(server.lease_rows(), ["busy-host 4242 other-tool 1.0"]);
 }
 
-/// A lease of 0.6 s held for several times that: the heartbeat renews it, so a waiter still
+/// A lease of 1.2 s held for three times that: the heartbeat renews it, so a waiter still
 /// finds it live and the holder still owns it when it releases.
 fn the_heartbeat_keeps_the_lease_alive(server: &Server) {
-    let options = server.options(Duration::from_millis(600), Some(Duration::from_secs(5)));
+    let options = server.options(Duration::from_millis(1200), Some(Duration::from_secs(5)));
     let tables = server.tables(&options);
     let mut holder = server.connect();
     let guard = LockGuard::acquire_with(holder.as_mut(), &tables, &LockSettings::from(&options))
         .expect("hold");
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(3600));
     let mut waiter_options = options.clone();
     waiter_options.lock_timeout = Some(Duration::from_millis(300));
     let mut waiter = server.connect();
@@ -347,30 +347,74 @@ fn the_heartbeat_keeps_the_lease_alive(server: &Server) {
     assert!(server.lease_rows().is_empty());
 }
 
-/// `lock = "lease"` through a backend over a borrowed client has no second connection for
-/// the heartbeat unless given a URL: refused before anything is taken.
+/// A backend over a borrowed client has no second connection for a heartbeat: it renews the
+/// lease itself before each transaction and each statement outside one. Kept alive that way
+/// past its duration, the lease stays the holder's; left alone past its expiry, it is taken
+/// over, and the holder's next transaction refuses to start.
+fn a_borrowed_client_renews_between_transactions(server: &Server, holder: &mut dyn Backend) {
+    // Margins of a second or more: the machine may be loaded, and the waiter must find the
+    // lease live whatever its connection costs.
+    let options = server.options(Duration::from_millis(1500), Some(Duration::from_secs(5)));
+    let tables = server.tables(&options);
+    let mut guard =
+        LockGuard::acquire_with(holder, &tables, &LockSettings::from(&options)).expect("hold");
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(600));
+        guard.begin().expect("begin renews the lease");
+        guard.commit().expect("commit");
+    }
+    let mut waiter_options = options.clone();
+    waiter_options.lock_timeout = Some(Duration::from_millis(300));
+    let refused = LockGuard::acquire_with(
+        server.connect().as_mut(),
+        &tables,
+        &LockSettings::from(&waiter_options),
+    )
+    .map(|_| ());
+    let message = refused
+        .expect_err("the renewed lease is still live")
+        .to_string();
+    assert!(message.contains("lease-test (pid "), "{message}");
+
+    // Left alone past its expiry: another run takes it over, and the holder stops.
+    std::thread::sleep(Duration::from_millis(2000));
+    let mut other = server.connect();
+    let taker = LockGuard::acquire_with(other.as_mut(), &tables, &LockSettings::from(&options))
+        .expect("the expired lease is taken over");
+    let error = guard.begin().expect_err("the holder's lease was lost");
+    assert!(
+        error.to_string().contains("was lost during the run"),
+        "{error}"
+    );
+    let _ = guard.release();
+    taker.release().expect("the new holder releases");
+}
+
 #[cfg(feature = "postgres")]
 #[test]
-fn a_borrowed_postgres_client_needs_a_url_for_the_heartbeat() {
+fn postgres_a_borrowed_client_renews_between_transactions() {
     use alembic_runtime::postgres_client::{Client, NoTls};
     use alembic_runtime::PostgresBackend;
 
     let Some(server) = Server::new(Dialect::Postgres) else {
         return;
     };
-    let options = server.options(Duration::from_secs(5), Some(Duration::from_secs(5)));
     let mut client = Client::connect(server.url.unmasked(), NoTls).expect("connect");
-    let error = Migrator::new(&server.scripts(), options.clone())
-        .upgrade(&mut PostgresBackend::new(&mut client), "head")
-        .expect_err("refused");
-    assert!(error.to_string().contains("with_lease_url"), "{error}");
-    let report = Migrator::new(&server.scripts(), options)
-        .upgrade(
-            &mut PostgresBackend::new(&mut client).with_lease_url(&server.url),
-            "head",
-        )
-        .expect("with a URL for the heartbeat");
-    assert_eq!(report.applied.len(), 5);
+    a_borrowed_client_renews_between_transactions(&server, &mut PostgresBackend::new(&mut client));
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_a_borrowed_client_renews_between_transactions() {
+    use alembic_runtime::mysql_client::{Conn, Opts};
+    use alembic_runtime::MysqlBackend;
+
+    let Some(server) = Server::new(Dialect::Mysql) else {
+        return;
+    };
+    let opts = Opts::from_url(server.url.unmasked()).expect("the test URL");
+    let mut conn = Conn::new(opts).expect("connect");
+    a_borrowed_client_renews_between_transactions(&server, &mut MysqlBackend::new(&mut conn));
 }
 
 #[test]
