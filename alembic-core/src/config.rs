@@ -751,7 +751,10 @@ lock = "lease"
         let e = parse("[alembic]\nlock = \"mutex\"\n").expect_err("invalid lock");
         let text = e.to_string();
         assert!(text.contains("lock") && text.contains("mutex"), "{text}");
-        assert!(text.contains("advisory") && text.contains("lease"), "{text}");
+        assert!(
+            text.contains("advisory") && text.contains("lease"),
+            "{text}"
+        );
         assert!(text.contains(":2"), "names the line: {text}");
     }
 }
