@@ -8,6 +8,8 @@
 //! data directory, a certificate made by `openssl`, a free loopback port), started and stopped
 //! by the test itself, checks the encrypted sessions without touching the shared server.
 
+#![cfg(any(feature = "postgres", feature = "mysql"))]
+
 mod support;
 
 use support::*;
