@@ -128,6 +128,30 @@ pub(crate) fn mark(
     )
 }
 
+/// Records that `operation` of `revision` failed outside a transaction when this build has no
+/// script for it: a deploy rollback's revert of a newer build's revision (see `rollback.rs`),
+/// with the checksum its upgrade row recorded.
+pub(crate) fn mark_unscripted(
+    backend: &mut dyn Backend,
+    tables: &Tables,
+    revision: &str,
+    checksum: Option<String>,
+    operation: Operation,
+    duration_ms: i64,
+    tool: &str,
+) -> Result<(), BackendError> {
+    let op = marker(operation);
+    insert(
+        backend,
+        tables,
+        revision,
+        op,
+        checksum,
+        Some(duration_ms),
+        tool,
+    )
+}
+
 /// Clears a marker: the user stamped the database to where it really is.
 pub(crate) fn resolve(
     backend: &mut dyn Backend,

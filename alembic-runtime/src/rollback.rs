@@ -112,9 +112,13 @@ pub enum RevertError {
     #[error(
         "reverting revision {revision} (no script in this build) with the downgrade SQL its \
          history row stored failed: {cause}; {}",
-        if *half_applied {
+        if *half_applied && *marked_dirty {
+            "it ran outside a transaction and may be half-applied: the database is marked \
+             dirty, so the next run refuses until you check the schema and stamp the database \
+             to where it really is (`stamp --purge <revision>` from a build without its script)"
+        } else if *half_applied {
             "it ran outside a transaction and may be half-applied: check the database, then \
-             stamp it to where it really is"
+             stamp it to where it really is (recording the failure failed too, see the log)"
         } else {
             "its changes were rolled back and the version table still names it"
         }
@@ -122,6 +126,8 @@ pub enum RevertError {
     Failed {
         revision: String,
         half_applied: bool,
+        /// The failure was recorded (see [`crate::Dirty`]): the next run refuses.
+        marked_dirty: bool,
         cause: BackendError,
         /// What committed before the failure.
         applied: Report,
@@ -333,9 +339,19 @@ pub(crate) fn revert_unknown(
     known: &dyn Fn(&str) -> Option<Vec<String>>,
     locations: &str,
 ) -> Result<(Vec<String>, Reverted), RunError> {
-    if let Some(dirty) = dirty::read(backend, tables, |_| None)
+    // Reverting on a half-applied schema could only make it worse. The marker's parents (for
+    // the stamp its message suggests) come from the scripts, or for a failed revert of ours
+    // from the upgrade row that stored them.
+    if let Some(mut dirty) = dirty::read(backend, tables, |_| None)
         .map_err(|cause| database("reading the latest history row", cause))?
     {
+        dirty.down_revisions = match known(&dirty.revision) {
+            Some(parents) => parents,
+            None => read_stored(backend, tables, &dirty.revision)
+                .map_err(|cause| database("reading the history table", cause))?
+                .and_then(|s| s.parents)
+                .unwrap_or_default(),
+        };
         return Err(RunError::Dirty(Box::new(dirty)));
     }
     let plan = plan(backend, tables, heads, known, locations)?;
@@ -353,10 +369,11 @@ fn execute(
     let mut committed = Report::default();
     let mut pending: Vec<Applied> = Vec::new();
     let outside = !backend.transactional_ddl();
-    let failed = |revision: &str, half_applied, cause, applied: &Report| {
+    let failed = |revision: &str, half_applied, marked_dirty, cause, applied: &Report| {
         RunError::Revert(Box::new(RevertError::Failed {
             revision: revision.to_string(),
             half_applied,
+            marked_dirty,
             cause,
             applied: applied.clone(),
         }))
@@ -370,22 +387,28 @@ fn execute(
         } else if !backend.in_transaction() {
             backend
                 .begin()
-                .map_err(|cause| failed(id, false, cause, &committed))?;
+                .map_err(|cause| failed(id, false, false, cause, &committed))?;
         }
         let applied_at = now_utc_text();
         let started = Instant::now();
         if let Err(cause) = backend.execute_batch(&revert.downgrade_sql) {
             rollback_quietly(backend);
-            return Err(failed(id, outside, cause, &committed));
+            let marked_dirty = outside && mark_dirty(backend, tables, options, revert, started);
+            return Err(failed(id, outside, marked_dirty, cause, &committed));
         }
         if outside {
-            backend
-                .begin()
-                .map_err(|cause| failed(id, true, cause, &committed))?;
+            if let Err(cause) = backend.begin() {
+                let marked_dirty = mark_dirty(backend, tables, options, revert, started);
+                return Err(failed(id, true, marked_dirty, cause, &committed));
+            }
         }
         for change in &revert.version_changes {
             if let Err(cause) = backend.apply_version_change(tables, change) {
                 rollback_quietly(backend);
+                if outside {
+                    // Its SQL committed but the version table does not say so.
+                    mark_dirty(backend, tables, options, revert, started);
+                }
                 return Err(RunError::VersionTable {
                     revision: id.to_string(),
                     operation: Operation::Downgrade,
@@ -417,7 +440,8 @@ fn execute(
         };
         if let Err(cause) = backend.insert_history(tables, &row) {
             rollback_quietly(backend);
-            return Err(failed(id, outside, cause, &committed));
+            let marked_dirty = outside && mark_dirty(backend, tables, options, revert, started);
+            return Err(failed(id, outside, marked_dirty, cause, &committed));
         }
         log::info!(
             "reverted {id} (not in this build) with its stored downgrade SQL in {} ms; now at \
@@ -443,6 +467,38 @@ fn execute(
         report: committed,
         committed: committed_len,
     })
+}
+
+/// Records a failed revert outside a transaction (see `dirty.rs`) so that the next run refuses;
+/// returns whether that worked (a failure to record it is logged: the revert's error is what
+/// the user needs to see, and it says the revision may be half-reverted).
+fn mark_dirty(
+    backend: &mut dyn Backend,
+    tables: &Tables,
+    options: &RunOptions,
+    revert: &Revert,
+    started: Instant,
+) -> bool {
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match dirty::mark_unscripted(
+        backend,
+        tables,
+        &revert.revision,
+        revert.checksum.clone(),
+        Operation::Downgrade,
+        duration_ms,
+        &options.tool,
+    ) {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!(
+                "could not mark the database dirty after the revert of {} failed: {e}; check \
+                 the database before running again",
+                revert.revision
+            );
+            false
+        }
+    }
 }
 
 fn commit(

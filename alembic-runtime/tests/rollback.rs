@@ -571,7 +571,7 @@ mod mysql {
 
     use alembic_runtime::mysql_client::prelude::Queryable;
     use alembic_runtime::mysql_client::{Conn, Opts};
-    use alembic_runtime::{Backend, MysqlBackend};
+    use alembic_runtime::{Backend, Migrator, MysqlBackend};
 
     use super::support::scenarios::Harness;
     use super::support::*;
@@ -653,6 +653,62 @@ mod mysql {
                 .expect("history");
             usize::try_from(n.unwrap_or(0)).unwrap_or(0)
         }
+    }
+
+    /// On MySQL the stored SQL runs outside a transaction: a revert failing half-way marks the
+    /// database dirty, the next reverting run refuses, and `stamp --purge` from v1 clears it.
+    #[test]
+    fn mysql_a_half_applied_revert_marks_the_database_dirty() {
+        use alembic_runtime::{RevertError, RunError, RunOptions};
+        let Some(mut h) = MyHarness::new() else {
+            return;
+        };
+        let mut list = five_scripts();
+        list[4] = script(
+            "r5",
+            &["r4"],
+            "CREATE TABLE t5 (x INTEGER);",
+            Some("DROP TABLE t5;\nDROP TABLE nope;"),
+        );
+        Migrator::new(&directory(list), RunOptions::default())
+            .upgrade(&mut *h.backend(), "head")
+            .expect("v2 migrates");
+        let old = directory(super::v1());
+        let err = Migrator::new(&old, super::reverting(false))
+            .upgrade(&mut *h.backend(), "head")
+            .expect_err("the stored SQL fails half-way");
+        match &err {
+            RunError::Revert(e) => match &**e {
+                RevertError::Failed {
+                    revision,
+                    half_applied,
+                    marked_dirty,
+                    ..
+                } => {
+                    assert_eq!(revision, "r5");
+                    assert!(*half_applied && *marked_dirty, "{err}");
+                }
+                other => panic!("expected Failed, got {other:?}"),
+            },
+            other => panic!("expected Revert, got {other:?}"),
+        }
+        assert_eq!(h.heads(), ["r5"]);
+        assert_eq!(h.user_tables(), ["t1", "t2", "t3", "t4"], "t5 was dropped");
+
+        let err = Migrator::new(&old, super::reverting(false))
+            .upgrade(&mut *h.backend(), "head")
+            .expect_err("dirty");
+        match &err {
+            RunError::Dirty(d) => {
+                assert_eq!(d.revision, "r5");
+                assert_eq!(d.stamp_targets(), ("r5".to_string(), "r4".to_string()));
+            }
+            other => panic!("expected Dirty, got {other:?}"),
+        }
+        Migrator::new(&old, RunOptions::default())
+            .stamp(&mut *h.backend(), &strings(&["r3"]), true)
+            .expect("stamp --purge clears it");
+        assert_eq!(h.heads(), ["r3"]);
     }
 
     #[test]
