@@ -115,7 +115,8 @@ fn downgrade_from_a_head_only_the_database_knows(d: Dialect) {
         .stderr_has("cargo alembic downgrade", "offers the downgrade");
     p.run(&["check"])
         .expect_code(1, "check with an unknown head")
-        .stderr_has("c3", "names it");
+        .stderr_has("c3", "names it")
+        .stderr_has("cargo alembic downgrade <rev>", "offers the way back");
     // The read commands do not crash on it: `history` lists the scripts, `current` fails as
     // Python Alembic's does (it cannot describe a revision it has no script for), naming it.
     p.ok(&["history"]);

@@ -97,7 +97,9 @@ pub fn run(global: &GlobalOpts, printer: &Printer) -> CliResult {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            "check out the code that has their scripts (is this checkout older than the database?)",
+            "check out the code that has their scripts (is this checkout older than the \
+             database?), or go back to a revision on disk with `cargo alembic downgrade <rev>`, \
+             which reverts them with the downgrade SQL stored when they were applied",
         ));
     }
     // A failed non-transactional revision left the database dirty: upgrades refuse until it
