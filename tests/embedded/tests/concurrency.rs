@@ -3,7 +3,8 @@
 //! row, its table, its `ran_log` row) and the database is at head. Twenty rounds on SQLite,
 //! one on PostgreSQL and one on MySQL/MariaDB (skipped loudly without their URLs, a failure
 //! under ALEMBIC_TEST_REQUIRE_ALL=1). Server databases are created, read and dropped with the
-//! servers' own clients, sharing no code with the runtime.
+//! servers' own clients, sharing no code with the runtime. And an up-to-date application
+//! starts while another process holds the run lock.
 
 mod support;
 
@@ -173,4 +174,54 @@ fn eight_processes_at_once_on_mysql() {
              ORDER BY table_name",
         );
     }
+}
+
+/// Replicas starting while one of them migrates: one that finds the database already at its
+/// head must start without waiting for the run lock (SPEC 7: "all come up"). Deterministic,
+/// not timed: the lock (SQLite's sidecar `<database>-alembic-lock`, held here with
+/// `BEGIN IMMEDIATE` as a migrating process holds it) stays taken throughout, and the lock
+/// timeout is a millisecond, so any attempt to take it fails.
+#[test]
+fn an_up_to_date_app_starts_while_another_process_holds_the_lock() {
+    use alembic_embedded_tests::MIGRATIONS;
+
+    let dir = support::scratch_dir();
+    let db = dir.path().join("app.db");
+    let mut conn = support::open(&db);
+    MIGRATIONS.upgrade(&mut conn, "head").expect("first deploy");
+
+    let holder = support::open(&dir.path().join("app.db-alembic-lock"));
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the run lock");
+    let mut options = MIGRATIONS.options();
+    options.lock_timeout = Some(std::time::Duration::from_millis(1));
+
+    let report = MIGRATIONS
+        .upgrade_with(&mut conn, "head", &options)
+        .expect("an up-to-date database needs no lock");
+    assert!(report.is_empty(), "{report}");
+
+    // With work to do, the lock is needed, so the setup above really holds it.
+    let err = MIGRATIONS
+        .downgrade_with(&mut conn, "e4_posts_index", &options)
+        .expect_err("a downgrade waits for the lock");
+    assert!(
+        matches!(err, alembic_runtime::RunError::Lock { .. }),
+        "{err}"
+    );
+    holder.execute_batch("ROLLBACK").expect("release");
+    MIGRATIONS
+        .downgrade_with(&mut conn, "e4_posts_index", &options)
+        .expect("the lock is free");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the run lock again");
+    let err = MIGRATIONS
+        .upgrade_with(&mut conn, "head", &options)
+        .expect_err("an upgrade with work to do waits for the lock");
+    assert!(
+        matches!(err, alembic_runtime::RunError::Lock { .. }),
+        "{err}"
+    );
 }
