@@ -1,5 +1,8 @@
 //! Differential test: the same revision graphs and command sequences through Python Alembic
-//! (the oracle, `tests/oracle/alembic_oracle.py`) and through `cargo-alembic`, on SQLite.
+//! (the oracle, `tests/oracle/alembic_oracle.py`) and through `cargo-alembic`, on SQLite (every
+//! graph), and on PostgreSQL and MariaDB/MySQL (the subset [`SERVER_GRAPHS`]; Alembic through
+//! SQLAlchemy with psycopg2 / PyMySQL), where each tool has a database of its own on the server
+//! of `ALEMBIC_TEST_POSTGRES_URL` / `ALEMBIC_TEST_MYSQL_URL`, created and dropped by the test.
 //!
 //! After every command both databases are compared: whether the command failed, the
 //! `alembic_version` rows, and which revisions' upgrade()/downgrade() ran, in which order
@@ -14,9 +17,10 @@
 //! Deliberate differences are listed in [`DELIBERATE`] and in docs/alembic-differences.md.
 //!
 //! Environment: `ALEMBIC_PYTHON` (default `python3`) is the interpreter with `alembic` installed;
-//! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI) turns a missing oracle into a failure instead of a
-//! loud skip; `DIFFERENTIAL_SEED` replays another seed; `DIFFERENTIAL_ONLY=NAME` runs one graph;
-//! `DIFFERENTIAL_KEEP=DIR` keeps both tools' projects in DIR for inspection.
+//! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI) turns a missing oracle or server URL into a failure
+//! instead of a loud skip; `DIFFERENTIAL_SEED` replays another seed; `DIFFERENTIAL_ONLY=NAME`
+//! runs one graph (any graph, on a server too); `DIFFERENTIAL_KEEP=DIR` keeps both tools'
+//! projects in DIR for inspection (the servers' in DIR/postgres and DIR/mysql).
 
 #[path = "support/graphgen.rs"]
 mod graphgen;
@@ -506,11 +510,37 @@ fn ran_log_ddl(d: Dialect) -> String {
 
 /// The version rows (sorted) and the ran_log rows after `after_seq`, and the new last seq.
 fn read_state(db: &TestDb, after_seq: i64) -> (Vec<String>, Vec<(String, String)>, i64) {
-    let versions = db.version_rows().unwrap_or_default();
-    let rows: Vec<(i64, String, String)> = db
-        .query(&format!(
-            "SELECT seq, rev, direction FROM ran_log WHERE seq > {after_seq} ORDER BY seq"
-        ))
+    let ran_log =
+        format!("SELECT seq, rev, direction FROM ran_log WHERE seq > {after_seq} ORDER BY seq");
+    let (mut versions, ran_rows) = match db {
+        TestDb::Sqlite(_) => (db.version_rows().unwrap_or_default(), db.query(&ran_log)),
+        // One client process for both reads (this runs after every step): rows tagged by
+        // query, the version table's absence (before the first command) read as no rows.
+        TestDb::Server(..) => {
+            let tagged_ran_log = format!(
+                "SELECT 'r', seq, rev, direction FROM ran_log WHERE seq > {after_seq} ORDER BY seq"
+            );
+            let (rows, errors) = db.query_each(&[
+                "SELECT 'v', version_num FROM alembic_version",
+                &tagged_ran_log,
+            ]);
+            let missing_version_table = errors.contains("alembic_version")
+                && (errors.contains("does not exist") || errors.contains("doesn't exist"))
+                && errors.lines().filter(|l| l.contains("ERROR")).count() == 1;
+            assert!(
+                errors.is_empty() || missing_version_table,
+                "reading the state failed: {errors}"
+            );
+            let (v, r): (Vec<String>, Vec<String>) =
+                rows.into_iter().partition(|row| row.starts_with("v\t"));
+            (
+                v.iter().map(|row| row[2..].to_string()).collect(),
+                r.iter().map(|row| row[2..].to_string()).collect(),
+            )
+        }
+    };
+    versions.sort();
+    let rows: Vec<(i64, String, String)> = ran_rows
         .iter()
         .map(|row| {
             let mut cols = row.split('\t');
@@ -647,7 +677,6 @@ fn apply_offline_script(script: &str, start: &[String], dbs: &Databases) -> Vec<
         return apply_offline_script_on_sqlite(script, start);
     };
     let db = &servers.scratch;
-    db.empty();
     let mut setup = String::from("CREATE TABLE ran_log (rev VARCHAR(64), direction VARCHAR(8)); ");
     if !start.is_empty() {
         setup.push_str(
@@ -661,8 +690,7 @@ fn apply_offline_script(script: &str, start: &[String], dbs: &Databases) -> Vec<
             );
         }
     }
-    db.exec(&setup);
-    match db.apply_script(script) {
+    match db.apply_script_on_empty(&setup, script) {
         Ok(()) => db.version_rows().unwrap_or_default(),
         Err(e) => vec![format!("<script failed: {e}>")],
     }

@@ -135,6 +135,41 @@ impl TestDb {
         }
     }
 
+    /// Several queries on a server database in one client process (each client process costs
+    /// tens of milliseconds), going on past a query the server refuses: all the rows, in order,
+    /// and what the client printed on stderr (the refusals).
+    pub fn query_each(&self, queries: &[&str]) -> (Vec<String>, String) {
+        let TestDb::Server(dialect, db) = self else {
+            panic!("query_each is for server databases")
+        };
+        let out = if *dialect == Dialect::Postgres {
+            let mut args = vec![db.url.as_str(), "-X", "-A", "-t", "-F", "\t"];
+            for q in queries {
+                args.extend(["-c", q]);
+            }
+            Command::new("psql").args(args).output()
+        } else {
+            let (user, host, port) = mysql_parts(&db.url);
+            let joined = queries.join(";\n");
+            Command::new("mysql")
+                .args([
+                    "-h", &host, "-P", &port, "-u", &user, "--force", "-N", "-B", &db.name, "-e",
+                    &joined,
+                ])
+                .output()
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", db.client));
+        let rows = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        (
+            rows,
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    }
+
     /// A query on a server database; Err with the client's message when the server refuses
     /// it. Columns are separated by tabs on both servers (psql's unaligned output would use `|`).
     fn try_query(&self, sql: &str) -> Result<Vec<String>, String> {
@@ -264,6 +299,22 @@ impl TestDb {
         } else {
             url
         }
+    }
+
+    /// Empties a server database, runs `setup` and then `script`, all in one client process:
+    /// [`TestDb::empty`], [`TestDb::exec`] and [`TestDb::apply_script`] in one round trip.
+    pub fn apply_script_on_empty(&self, setup: &str, script: &str) -> Result<(), String> {
+        let reset = match self {
+            TestDb::Sqlite(_) => panic!("apply_script_on_empty is for server databases"),
+            TestDb::Server(Dialect::Postgres, _) => {
+                "DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n".to_string()
+            }
+            TestDb::Server(_, db) => format!(
+                "DROP DATABASE {0};\nCREATE DATABASE {0};\nUSE {0};\n",
+                db.name
+            ),
+        };
+        self.apply_script(&format!("{reset}{setup}\n{script}"))
     }
 
     /// Names of the tables in the database, sorted (none for a SQLite file that does not exist).
