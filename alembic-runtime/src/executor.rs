@@ -377,11 +377,12 @@ pub(crate) fn history_rows(
                 applied_at: applied_at.clone(),
                 duration_ms,
                 tool: tool.clone(),
-                // Where reverting it leads, for a later build that lacks its script.
+                // Where reverting it leads, for a later build that lacks its script: the
+                // parents version rows move along (dependencies included), as the planner's.
                 down_revisions: match (operation, script) {
-                    (Operation::Upgrade, Some(s)) => {
-                        Some(join_down_revisions(&s.revision.down_revisions))
-                    }
+                    (Operation::Upgrade, Some(_)) => Some(join_down_revisions(
+                        &ctx.scripts.map().effective_down_revisions(revision),
+                    )),
                     _ => None,
                 },
                 actor: None,

@@ -62,9 +62,10 @@ pub struct HistoryRow {
     pub duration_ms: Option<i64>,
     /// Which tool applied it, e.g. `cargo-alembic 0.1.0`.
     pub tool: String,
-    /// The revision's parents (`Revises`), space-separated, `""` for a root; on upgrade rows,
-    /// so that a build without the script can still tell where reverting it leads (see
-    /// `rollback.rs`). `None` on other rows.
+    /// The revisions the version rows move back to when it is downgraded (its `Revises`, then
+    /// the dependencies no ancestor declares: what the planner moves version rows along),
+    /// space-separated, `""` for a root; on upgrade rows, so that a build without the script
+    /// can still tell where reverting it leads (see `rollback.rs`). `None` on other rows.
     pub down_revisions: Option<String>,
     /// Who made an audited change (a rehash): git's `user.name`, else `$USER`.
     pub actor: Option<String>,
@@ -92,7 +93,8 @@ impl HistoryRow {
 }
 
 /// `down_revisions` as stored in a history row: space-separated, `""` for a root.
-pub fn join_down_revisions(parents: &[String]) -> String {
+pub fn join_down_revisions<S: AsRef<str>>(parents: &[S]) -> String {
+    let parents: Vec<&str> = parents.iter().map(AsRef::as_ref).collect();
     parents.join(" ")
 }
 

@@ -321,10 +321,12 @@ impl<'s> Migrator<'s> {
         if !unknown.is_empty() {
             // Deploy rollback (see rollback.rs): refused unless asked for.
             let scripts = self.source.directory();
+            // The parents version rows move along, dependencies included, as the planner's.
             let known = |id: &str| {
+                let parents = scripts.map().effective_down_revisions(id);
                 scripts
                     .script(id)
-                    .map(|s| s.revision.down_revisions.clone())
+                    .map(|_| parents.into_iter().map(str::to_string).collect())
             };
             let revert = self.options.revert_unknown_revisions && mode == Mode::Migrate;
             let locations = executor::locations(scripts);

@@ -259,6 +259,57 @@ fn a_merge_and_its_unknown_branch_are_reverted(h: &mut dyn Harness) {
     assert_eq!(h.user_tables(), ["t1", "t2"]);
 }
 
+/// A revision that depends on another branch: reverting it puts back the version row of the
+/// dependency too (the parents stored are the ones version rows move along), as a downgrade
+/// with its script would.
+#[test]
+fn a_dependency_comes_back_as_a_version_row() {
+    let r1 = || {
+        script(
+            "r1",
+            &[],
+            "CREATE TABLE t1 (x INTEGER);",
+            Some("DROP TABLE t1;"),
+        )
+    };
+    let b1 = || {
+        script(
+            "b1",
+            &[],
+            "CREATE TABLE t2 (x INTEGER);",
+            Some("DROP TABLE t2;"),
+        )
+    };
+    let mut r2 = script(
+        "r2",
+        &["r1"],
+        "CREATE TABLE t3 (x INTEGER);",
+        Some("DROP TABLE t3;"),
+    );
+    r2.revision.depends_on = vec!["b1".to_string()];
+    let new = directory(vec![r1(), b1(), r2.clone()]);
+    let mut h = SqliteHarness::new();
+    Migrator::new(&new, RunOptions::default())
+        .upgrade(&mut *h.backend(), "heads")
+        .expect("v2 migrates");
+    assert_eq!(h.heads(), ["r2"], "b1 is implied by r2");
+    // What a downgrade with the script does...
+    let mut with_script = SqliteHarness::new();
+    Migrator::new(&new, RunOptions::default())
+        .upgrade(&mut *with_script.backend(), "heads")
+        .expect("v2 migrates");
+    Migrator::new(&new, RunOptions::default())
+        .downgrade(&mut *with_script.backend(), "r2-1")
+        .expect("downgrade r2");
+    // ...the revert without it does too.
+    Migrator::new(&directory(vec![r1(), b1()]), reverting(false))
+        .upgrade(&mut *h.backend(), "r1")
+        .expect("reverted");
+    assert_eq!(h.heads(), with_script.heads());
+    assert_eq!(h.heads(), ["b1", "r1"]);
+    assert_eq!(h.user_tables(), ["t1", "t2"]);
+}
+
 // ---- SQLite ----
 
 struct SqliteHarness {
