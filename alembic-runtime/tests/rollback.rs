@@ -9,7 +9,9 @@
 #[macro_use]
 mod support;
 
+use alembic_core::url::Dialect;
 use alembic_runtime::rusqlite::Connection;
+use alembic_runtime::Tables;
 use alembic_runtime::{
     Backend, Migrator, Operation, RevertError, RunError, RunOptions, SqliteBackend, Unrevertible,
 };
@@ -209,6 +211,41 @@ fn missing_stored_sql_is_refused(h: &mut dyn Harness) {
     assert_eq!(h.heads(), ["r5"]);
 }
 
+/// A history table of the previous layout (before `down_revisions`, `actor`, `reason`) on
+/// this database: a run adds the columns and goes on, and what it writes can be reverted.
+fn a_previous_layout_gets_the_new_columns(h: &mut dyn Harness, dialect: Dialect) {
+    let tables = Tables::new(dialect, &RunOptions::default());
+    let current = tables.create_history_table();
+    let old = current
+        .split(",\n")
+        .filter(|col| {
+            !["down_revisions", "actor", "reason"]
+                .iter()
+                .any(|c| col.trim_start().starts_with(c))
+        })
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let old = if old.ends_with(')') {
+        old
+    } else {
+        format!("{old}\n)")
+    };
+    assert!(!old.contains("down_revisions"), "{old}");
+    h.backend().execute_batch(&old).expect("old layout");
+    Migrator::new(&directory(v2(None)), RunOptions::default())
+        .upgrade(&mut *h.backend(), "head")
+        .expect("the run adds the columns");
+    let stored = column(
+        h,
+        "SELECT down_revisions FROM alembic_version_history WHERE revision = 'r5'",
+    );
+    assert_eq!(stored, ["r4"]);
+    Migrator::new(&directory(v1()), reverting(false))
+        .upgrade(&mut *h.backend(), "head")
+        .expect("reverted");
+    assert_eq!(h.heads(), ["r3"]);
+}
+
 /// v2 has two branches joined by a merge; v1 knows only one branch. Reverting the merge puts
 /// both parents in the version table, then the unknown branch is reverted to the root the
 /// known one stands on.
@@ -358,6 +395,11 @@ fn sqlite_v1_reverts_what_v2_applied_one_transaction_per_revision() {
 #[test]
 fn sqlite_missing_stored_sql_is_refused() {
     missing_stored_sql_is_refused(&mut SqliteHarness::new());
+}
+
+#[test]
+fn sqlite_a_previous_layout_gets_the_new_columns() {
+    a_previous_layout_gets_the_new_columns(&mut SqliteHarness::new(), Dialect::Sqlite);
 }
 
 #[test]
@@ -607,6 +649,16 @@ mod postgres {
     }
 
     #[test]
+    fn postgres_a_previous_layout_gets_the_new_columns() {
+        if let Some(mut h) = PgHarness::new() {
+            super::a_previous_layout_gets_the_new_columns(
+                &mut h,
+                alembic_core::url::Dialect::Postgres,
+            );
+        }
+    }
+
+    #[test]
     fn postgres_a_merge_and_its_unknown_branch_are_reverted() {
         if let Some(mut h) = PgHarness::new() {
             super::a_merge_and_its_unknown_branch_are_reverted(&mut h);
@@ -773,6 +825,16 @@ mod mysql {
     fn mysql_missing_stored_sql_is_refused() {
         if let Some(mut h) = MyHarness::new() {
             super::missing_stored_sql_is_refused(&mut h);
+        }
+    }
+
+    #[test]
+    fn mysql_a_previous_layout_gets_the_new_columns() {
+        if let Some(mut h) = MyHarness::new() {
+            super::a_previous_layout_gets_the_new_columns(
+                &mut h,
+                alembic_core::url::Dialect::Mysql,
+            );
         }
     }
 
