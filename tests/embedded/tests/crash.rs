@@ -200,11 +200,11 @@ fn seed() -> u64 {
 }
 
 /// Calibration, not an assertion: how long an uninterrupted upgrade takes here (the fastest
-/// of three, as the first run on a cold cache is slower), so that the kills spread over the
+/// of `runs`, as the first run on a cold cache is slower), so that the kills spread over the
 /// whole run.
-fn full_run_time(fresh: &dyn Fn() -> Db, extra: &[&str]) -> Duration {
+fn full_run_time(fresh: &dyn Fn() -> Db, runs: usize, extra: &[&str]) -> Duration {
     let mut fastest = Duration::MAX;
-    for _ in 0..3 {
+    for _ in 0..runs {
         let db = fresh();
         let mut child = db.start(extra);
         wait_until_upgrading(&mut child);
@@ -233,7 +233,7 @@ fn kill_9_during_an_upgrade_leaves_a_consistent_prefix_one_transaction_per_revis
     eprintln!("crash test seed: {seed} (EMBEDDED_CRASH_SEED={seed} replays it)");
     let mut rng = Rng::new(seed);
     let started = Instant::now();
-    let took = full_run_time(&sqlite, &[]);
+    let took = full_run_time(&sqlite, 3, &[]);
     eprintln!("an uninterrupted upgrade of {REVISIONS} revisions took {took:?}");
     // A little short of the whole run: the kills that find the run done test little.
     let window = took * 9 / 10;
@@ -248,7 +248,7 @@ fn kill_9_during_a_single_transaction_upgrade_leaves_base_or_head() {
     // Another sequence than the other test's for the same seed.
     let mut rng = Rng::new(seed ^ 0x5eed);
     let started = Instant::now();
-    let took = full_run_time(&sqlite, &["--whole-run"]);
+    let took = full_run_time(&sqlite, 3, &["--whole-run"]);
     eprintln!("an uninterrupted single-transaction upgrade took {took:?}");
     let window = took * 9 / 10;
     let left = kill_repeatedly(&mut rng, 10, window, &sqlite, &["--whole-run"]);
@@ -292,7 +292,8 @@ fn kill_9_during_an_upgrade_on_postgres() {
     eprintln!("crash test seed: {seed} (EMBEDDED_CRASH_SEED={seed} replays it)");
     let mut rng = Rng::new(seed ^ 0x9057);
     let started = Instant::now();
-    let took = full_run_time(&fresh, &[]);
+    // One calibration run: each costs seconds on a server.
+    let took = full_run_time(&fresh, 1, &[]);
     eprintln!("an uninterrupted upgrade of {REVISIONS} revisions on PostgreSQL took {took:?}");
     let left = kill_repeatedly(&mut rng, 5, took * 9 / 10, &fresh, &[]);
     eprintln!("{} in {:?}", summary(&left), started.elapsed());
