@@ -262,6 +262,7 @@ fn assert_line(run: &Run, line: &str, what: &str) {
 // ---------------------------------------------------------------------------------------------
 // the seed's walkthrough
 
+// No database: init writes files and connects to nothing.
 #[test]
 fn init_creates_the_project_and_keeps_cargo_toml_comments() {
     let p = cargo_package();
@@ -315,6 +316,7 @@ fn init_creates_the_project_and_keeps_cargo_toml_comments() {
     );
 }
 
+// No database: init writes files and connects to nothing.
 #[test]
 fn init_twice_changes_nothing_and_says_so() {
     let p = cargo_package();
@@ -349,6 +351,7 @@ fn init_twice_changes_nothing_and_says_so() {
     );
 }
 
+// No database: init writes files and connects to nothing.
 #[test]
 fn init_with_an_existing_build_rs_leaves_it_and_explains_the_line_to_add() {
     let p = cargo_package();
@@ -1000,7 +1003,7 @@ fn continues_a_python_alembic_database_with_two_heads_into_a_merge(d: Dialect) {
     );
 }
 
-// SQLite only: `--backup` copies the database file (SPEC section 8); a server has no file.
+// SQLite only: `--backup` copies the database file; a server database is not a file.
 #[test]
 fn upgrade_backup_writes_a_copy_beside_the_database() {
     let p = linear_project();
@@ -1497,10 +1500,14 @@ fn custom_version_table_and_several_version_locations(d: Dialect) {
     assert_line(&cur, "b2 (head)", "current with a custom version table");
 }
 
-// SQLite only: the point is that reading never creates the database file.
-#[test]
-fn read_commands_do_not_create_the_database_and_empty_projects_work() {
+on_databases!(read_commands_do_not_create_the_database_and_empty_projects_work);
+/// Reading never writes: no SQLite file appears, and a server database gets no table (not even
+/// the version table).
+fn read_commands_do_not_create_the_database_and_empty_projects_work(d: Dialect) {
     let p = Project::new();
+    let Some(db) = database_for(&p, d) else {
+        return;
+    };
     for args in [
         &["current"][..],
         &["history"][..],
@@ -1516,22 +1523,19 @@ fn read_commands_do_not_create_the_database_and_empty_projects_work() {
         );
     }
     p.ok(&["check"]);
-    assert!(
-        !p.db().exists(),
-        "read commands never create the SQLite file"
-    );
+    assert!(untouched(&db), "read commands never create the database");
     p.ok(&["upgrade", "head"]);
-    assert_eq!(heads_in(&p.db()), Vec::<String>::new());
+    assert_eq!(db.heads(), Vec::<String>::new());
 
     let q = linear_project();
+    let Some(db) = database_for(&q, d) else {
+        return;
+    };
     q.ok(&["current"]);
     q.ok(&["history", "--indicate-current"]);
     q.run(&["check"])
         .expect_code(1, "check on a missing database");
-    assert!(
-        !q.db().exists(),
-        "read commands never create the SQLite file"
-    );
+    assert!(untouched(&db), "read commands never create the database");
 }
 
 on_databases!(quiet_upgrade_prints_nothing);
