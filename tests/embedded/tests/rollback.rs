@@ -204,3 +204,55 @@ fn deploy_rollback_on_mysql() {
         older_release_reverts_with_the_opt_in(&db);
     }
 }
+
+/// A rolling deploy: four replicas of each release start at once on a new database. Whatever
+/// the interleaving, every v2 replica comes up, the database ends at d3 with each revision
+/// applied exactly once and nothing reverted, and a v1 replica either came up (it ran, or
+/// found the database at d2, before v2 moved it) or refused with the "older than the
+/// database" error; it never fails otherwise. Five rounds.
+#[test]
+fn both_releases_starting_at_once_end_at_the_newer_one() {
+    use std::process::{Child, Stdio};
+
+    for round in 0..5 {
+        let db = Db::sqlite();
+        let start = |exe: &str| -> Child {
+            Command::new(exe)
+                .arg(db.arg())
+                .env_remove("RUST_LOG")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start a replica")
+        };
+        let replicas: Vec<(&str, Child)> = (0..4)
+            .flat_map(|_| [("v1", start(V1)), ("v2", start(V2))])
+            .collect();
+        let mut v1_refused = 0;
+        for (release, child) in replicas {
+            let out = child.wait_with_output().expect("wait for a replica");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match (release, out.status.code()) {
+                (_, Some(0)) => {}
+                ("v1", Some(1)) if stderr.contains("older than the database") => v1_refused += 1,
+                _ => panic!("round {round}: a {release} replica failed: {}", text(&out)),
+            }
+        }
+        assert_eq!(db.versions(), ["d3_audit"], "round {round}");
+        assert_eq!(
+            db.history(),
+            [
+                "upgrade d1_accounts",
+                "upgrade d2_sessions",
+                "upgrade d3_audit"
+            ],
+            "round {round}"
+        );
+        assert_eq!(
+            db.log(),
+            ["d1 upgraded", "d2 upgraded", "d3 upgraded"],
+            "round {round}"
+        );
+        eprintln!("round {round}: {v1_refused} of 4 v1 replicas refused");
+    }
+}
