@@ -13,6 +13,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Instant, SystemTime};
 
+/// The probe's build script: counts its runs in `build-runs.log`, then embeds.
+const PROBE_BUILD_RS: &str = r#"use std::io::Write;
+
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let log = std::path::Path::new(&dir).join("build-runs.log");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    writeln!(f, "ran").unwrap();
+    alembic_build::embed().expect("migrations embedded");
+}
+"#;
+
+/// The probe's program: prints the heads it embedded.
+const PROBE_MAIN_RS: &str = r#"static MIGRATIONS: alembic_runtime::Migrations = alembic_runtime::embedded!();
+
+fn main() {
+    println!("heads={}", MIGRATIONS.heads().join(","));
+}
+"#;
+
 struct Probe {
     name: String,
     dir: tempfile::TempDir,
@@ -67,22 +87,8 @@ impl Probe {
         // The workspace's versions of every dependency: nothing to resolve or download, and
         // the shared target dir's artifacts match.
         fs::copy(root.join("Cargo.lock"), probe.path("Cargo.lock")).expect("copy Cargo.lock");
-        probe.write(
-            "build.rs",
-            "use std::io::Write;\n\n\
-             fn main() {\n\
-             \x20   let log = std::path::Path::new(&std::env::var(\"CARGO_MANIFEST_DIR\").unwrap())\n\
-             \x20       .join(\"build-runs.log\");\n\
-             \x20   let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();\n\
-             \x20   writeln!(f, \"ran\").unwrap();\n\
-             \x20   alembic_build::embed().expect(\"migrations embedded\");\n\
-             }\n",
-        );
-        probe.write(
-            "src/main.rs",
-            "static MIGRATIONS: alembic_runtime::Migrations = alembic_runtime::embedded!();\n\n\
-             fn main() {\n    println!(\"heads={}\", MIGRATIONS.heads().join(\",\"));\n}\n",
-        );
+        probe.write("build.rs", PROBE_BUILD_RS);
+        probe.write("src/main.rs", PROBE_MAIN_RS);
         probe.write("README.md", "A package that embeds its migrations.\n");
         probe.write(
             "alembic.toml",
