@@ -153,10 +153,7 @@ fn select_up_to(scripts: ScriptDirectory, revision: &str) -> Result<ScriptDirect
         .collect();
     keep.insert(revision.to_string());
     let (all, _) = scripts.into_parts();
-    let kept = all
-        .into_iter()
-        .filter(|s| keep.contains(s.id()))
-        .collect();
+    let kept = all.into_iter().filter(|s| keep.contains(s.id())).collect();
     // A subset closed under ancestry is a valid graph of its own.
     ScriptDirectory::from_scripts(kept).map_err(EmbedError::Scripts)
 }
