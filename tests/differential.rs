@@ -852,7 +852,8 @@ impl Databases {
 /// refuses every command but `stamp` until told where the database is (docs/databases.md).
 /// Alembic has no such state and carries on, so the harness does what the refusal tells a user
 /// to do, stamping the rows the database holds; the failed step itself is still compared. Only
-/// the servers get here: SQLite rolls a failed revision back.
+/// the servers get here: SQLite rolls a failed revision back (no graph has a revision marked
+/// `Transactional: false`).
 fn clear_dirty(dir: &Path, g: &Graph, step: usize, versions: &[String], log: &mut String) {
     let (_, _, json_out) = run_ours(dir, &["-q".into(), "current".into(), "--json".into()]);
     let state: Value = serde_json::from_str(&json_out).unwrap_or(Value::Null);
@@ -922,7 +923,10 @@ fn run_graph(
         };
         let (versions, mut ran, last) = read_state(db, seq);
         seq = last;
-        if !ok && matches!(c, Command::Upgrade(_) | Command::Downgrade(_)) {
+        if !ok
+            && dbs.dialect.is_server()
+            && matches!(c, Command::Upgrade(_) | Command::Downgrade(_))
+        {
             clear_dirty(dir, g, i, &versions, log);
         }
         if matches!(c, Command::OfflineUpgrade(_) | Command::OfflineDowngrade(_)) {
