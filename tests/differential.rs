@@ -20,8 +20,8 @@
 //! `ALEMBIC_TEST_REQUIRE_ALL=1` (set by CI) turns a missing oracle or server URL into a failure
 //! instead of a loud skip; `DIFFERENTIAL_SEED` replays another seed; `DIFFERENTIAL_ONLY=NAME`
 //! runs one graph (any graph, on a server too); `DIFFERENTIAL_FULL=1` runs every graph on the
-//! servers too; `DIFFERENTIAL_KEEP=DIR` keeps both tools'
-//! projects in DIR for inspection (the servers' in DIR/postgres and DIR/mysql).
+//! servers too; `DIFFERENTIAL_KEEP=DIR` keeps both tools' projects in DIR for inspection (the
+//! servers' in DIR/postgres and DIR/mysql).
 
 #[path = "support/graphgen.rs"]
 mod graphgen;
