@@ -320,7 +320,7 @@ fn python_script(rev: &GenRevision) -> String {
 }
 
 /// Alembic's `generic` template's configuration, pointed at a SQLite file beside it.
-const ALEMBIC_INI: &str = "\
+pub(crate) const ALEMBIC_INI: &str = "\
 [alembic]
 script_location = %(here)s/migrations
 prepend_sys_path = .

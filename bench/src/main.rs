@@ -3,11 +3,13 @@
 //!
 //! `cargo run --release -p alembic-bench -- [--quick]`
 
+mod embedded;
 mod error;
 mod generate;
 mod measure;
 mod refinery_peer;
 mod report;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,6 +56,31 @@ struct Args {
     /// Skip Python Alembic entirely (for iterating on cargo-alembic alone).
     #[arg(long)]
     no_alembic: bool,
+    /// The PostgreSQL server of the server benchmarks (a URL ending in an existing database,
+    /// through which the bench creates and drops its own `alembic_bench_*` databases).
+    #[arg(long, value_name = "URL", env = "ALEMBIC_TEST_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// The MySQL/MariaDB server of the server benchmarks, like --postgres-url.
+    #[arg(long, value_name = "URL", env = "ALEMBIC_TEST_MYSQL_URL")]
+    mysql_url: Option<String>,
+    /// Measured runs of each fast tool on PostgreSQL (default: --reps); each apply run also
+    /// drops and recreates a database, untimed.
+    #[arg(long, value_name = "N")]
+    server_reps: Option<usize>,
+    /// Revisions applied on MySQL/MariaDB (default 200): there every DDL statement commits
+    /// on its own and 1,000 take a minute per run and tool, so every MariaDB apply is run
+    /// --alembic-reps times.
+    #[arg(long, value_name = "N")]
+    mysql_revisions: Option<usize>,
+    /// Which sections to run, comma-separated: sqlite, postgres, mysql, embedded (default: all; a
+    /// server section whose URL is unset is skipped with a note).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "sqlite,postgres,mysql,embedded"
+    )]
+    only: Vec<Section>,
     /// Keep the generated projects and print where they are.
     #[arg(long)]
     keep: bool,
@@ -61,6 +88,17 @@ struct Args {
     /// them, or to run the tools by hand.
     #[arg(long, value_name = "DIR")]
     generate_only: Option<PathBuf>,
+}
+
+/// A part of the run that can be chosen with --only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    Sqlite,
+    Postgres,
+    Mysql,
+    /// Issue 4: migrations embedded in a tiny app (generated and built with cargo), with
+    /// refinery's and sqlx's embedding side by side.
+    Embedded,
 }
 
 /// How the tools are run.
@@ -118,6 +156,12 @@ fn run(args: Args) -> Result<(), BenchError> {
     let root = tmp.path().to_owned();
 
     let started = Instant::now();
+    // The 10,000-revision project serves the SQLite read commands only.
+    let n_read = if args.only.contains(&Section::Sqlite) {
+        n_read
+    } else {
+        0
+    };
     let read_history = generate::history(n_read);
     let read = generate::write_workload(&root.join("read"), &read_history)?;
     let up_history = generate::history(n_up);
@@ -131,74 +175,140 @@ fn run(args: Args) -> Result<(), BenchError> {
 
     let mut benches = Vec::new();
     let mut notes = Vec::new();
-    let read_cmds: [(&str, &[&str]); 3] = [
-        ("history", &["history"]),
-        ("heads", &["heads"]),
-        ("upgrade head --sql", &["upgrade", "head", "--sql"]),
-    ];
-    for (name, cmd) in read_cmds {
-        let label = format!("`{name}`, {n_read} revisions");
+    let mut targets: Vec<report::Target> = Vec::new();
+    if args.only.contains(&Section::Sqlite) {
+        let read_cmds: [(&str, &[&str]); 3] = [
+            ("history", &["history"]),
+            ("heads", &["heads"]),
+            ("upgrade head --sql", &["upgrade", "head", "--sql"]),
+        ];
+        for (name, cmd) in read_cmds {
+            let label = format!("`{name}`, {n_read} revisions");
+            eprintln!("measuring {label}...");
+            let mut rows = vec![Row {
+                tool: "cargo-alembic".into(),
+                stats: ours_read(&tools, &read, &read_history, name, cmd, reps)?,
+            }];
+            if let Some(python) = tools.python.as_deref().filter(|_| !args.no_alembic) {
+                match alembic_read(python, &read, &read_history, name, cmd, py_reps) {
+                    Ok(stats) => rows.push(Row {
+                        tool: tools.alembic_label.clone(),
+                        stats,
+                    }),
+                    Err(e) => notes.push(format!(
+                        "Alembic failed `{name}` at {n_read} revisions: {e}"
+                    )),
+                }
+            }
+            benches.push(Bench { name: label, rows });
+        }
+
+        let label = format!("`upgrade head`, {n_up} revisions, fresh SQLite file");
         eprintln!("measuring {label}...");
         let mut rows = vec![Row {
             tool: "cargo-alembic".into(),
-            stats: ours_read(&tools, &read, &read_history, name, cmd, reps)?,
+            stats: ours_upgrade(&tools, &up, &up_history, reps)?,
         }];
+        rows.push(Row {
+            tool: "sqlite3 shell, same SQL in one transaction".into(),
+            stats: shell_upgrade(&tools, &up, &up_history, reps)?,
+        });
+        let refinery_db = root.join("upgrade/refinery.db");
+        rows.push(Row {
+            tool: "refinery 0.8 (in-process, grouped: one transaction)".into(),
+            stats: repeat(reps, || {
+                refinery_peer::apply(&up_history, &refinery_db, true)
+            })?,
+        });
+        rows.push(Row {
+            tool: "refinery 0.8 (in-process, default: transaction per migration)".into(),
+            stats: repeat(py_reps, || {
+                refinery_peer::apply(&up_history, &refinery_db, false)
+            })?,
+        });
         if let Some(python) = tools.python.as_deref().filter(|_| !args.no_alembic) {
-            match alembic_read(python, &read, &read_history, name, cmd, py_reps) {
+            match alembic_upgrade(python, &up, &up_history, py_reps) {
                 Ok(stats) => rows.push(Row {
                     tool: tools.alembic_label.clone(),
                     stats,
                 }),
                 Err(e) => notes.push(format!(
-                    "Alembic failed `{name}` at {n_read} revisions: {e}"
+                    "Alembic failed `upgrade head` at {n_up} revisions: {e}"
                 )),
             }
         }
-        benches.push(Bench { name: label, rows });
-    }
+        let upgrade_bench = Bench { name: label, rows };
 
-    let label = format!("`upgrade head`, {n_up} revisions, fresh SQLite file");
-    eprintln!("measuring {label}...");
-    let mut rows = vec![Row {
-        tool: "cargo-alembic".into(),
-        stats: ours_upgrade(&tools, &up, &up_history, reps)?,
-    }];
-    rows.push(Row {
-        tool: "sqlite3 shell, same SQL in one transaction".into(),
-        stats: shell_upgrade(&tools, &up, &up_history, reps)?,
-    });
-    let refinery_db = root.join("upgrade/refinery.db");
-    rows.push(Row {
-        tool: "refinery 0.8 (in-process, grouped: one transaction)".into(),
-        stats: repeat(reps, || {
-            refinery_peer::apply(&up_history, &refinery_db, true)
-        })?,
-    });
-    rows.push(Row {
-        tool: "refinery 0.8 (in-process, default: transaction per migration)".into(),
-        stats: repeat(py_reps, || {
-            refinery_peer::apply(&up_history, &refinery_db, false)
-        })?,
-    });
-    if let Some(python) = tools.python.as_deref().filter(|_| !args.no_alembic) {
-        match alembic_upgrade(python, &up, &up_history, py_reps) {
-            Ok(stats) => rows.push(Row {
-                tool: tools.alembic_label.clone(),
-                stats,
-            }),
-            Err(e) => notes.push(format!(
-                "Alembic failed `upgrade head` at {n_up} revisions: {e}"
-            )),
+        targets.extend(benches.iter().filter_map(report::read_target));
+        targets.extend(report::upgrade_target(&upgrade_bench));
+        benches.push(upgrade_bench);
+    }
+    let servers = [
+        (
+            Section::Postgres,
+            server::Kind::Postgres,
+            &args.postgres_url,
+        ),
+        (Section::Mysql, server::Kind::Mysql, &args.mysql_url),
+    ];
+    for (section, kind, url) in servers {
+        if !args.only.contains(&section) {
+            continue;
         }
+        let Some(admin_url) = url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            notes.push(format!(
+                "SKIPPED the {} section: no server URL (--{}-url or ALEMBIC_TEST_{}_URL)",
+                kind.label(),
+                kind.file_tag(),
+                kind.file_tag().to_ascii_uppercase()
+            ));
+            continue;
+        };
+        let section = match kind {
+            server::Kind::Postgres => {
+                let plan = server::Plan {
+                    kind,
+                    admin_url,
+                    reps: args.server_reps.unwrap_or(reps),
+                    apply_reps: args.server_reps.unwrap_or(reps),
+                    slow_reps: py_reps,
+                    alembic: !args.no_alembic,
+                };
+                server::run(&plan, &tools, &up, &up_history)
+            }
+            server::Kind::Mysql => {
+                let n = args.mysql_revisions.unwrap_or(200);
+                let history = generate::history(n);
+                let w = generate::write_workload(&root.join("mysql"), &history)?;
+                let plan = server::Plan {
+                    kind,
+                    admin_url,
+                    reps: args.server_reps.unwrap_or(reps),
+                    apply_reps: py_reps,
+                    slow_reps: py_reps,
+                    alembic: !args.no_alembic,
+                };
+                server::run(&plan, &tools, &w, &history)
+            }
+        };
+        let section = section?;
+        benches.extend(section.benches);
+        notes.extend(section.notes);
     }
-    let upgrade_bench = Bench { name: label, rows };
-
-    let mut targets: Vec<report::Target> = benches.iter().filter_map(report::read_target).collect();
-    targets.extend(report::upgrade_target(&upgrade_bench));
-    benches.push(upgrade_bench);
+    let mut facts = Vec::new();
+    if args.only.contains(&Section::Embedded) {
+        let section = embedded::run(&root, &up, &up_history, reps, py_reps)?;
+        benches.extend(section.benches);
+        targets.extend(section.targets);
+        notes.extend(section.notes);
+        facts = section.facts;
+    }
 
     println!("{}", report::table(&benches));
     println!("{}", report::targets(&targets));
+    for fact in &facts {
+        println!("- {fact}");
+    }
     for note in &notes {
         println!("NOTE: {note}");
     }
