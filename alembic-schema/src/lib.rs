@@ -14,11 +14,13 @@
 //! Introspection covers SQLite so far ([`sqlite::introspect`]); PostgreSQL and MySQL follow
 //! into the same model.
 
+pub mod diff;
 pub mod model;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod types;
 
+pub use diff::{diff, Change};
 pub use model::{
     CheckConstraint, Column, DataType, ForeignKey, Index, Schema, Table, UniqueConstraint,
 };
