@@ -79,7 +79,7 @@ const SERVER_RANDOM_GRAPHS: usize = 2;
 
 /// How many random graphs (after the hand-made ones) each database gets.
 /// `DIFFERENTIAL_FULL=1` gives the servers every graph too (minutes each; 0 mismatches on
-/// PostgreSQL, only the known one on MariaDB when last run).
+/// PostgreSQL and on MariaDB when last run).
 fn random_graphs(dialect: Dialect) -> usize {
     match dialect {
         _ if env_flag("DIFFERENTIAL_FULL") => RANDOM_GRAPHS,
@@ -187,25 +187,10 @@ const DELIBERATE: &[Deliberate] = &[
 ///
 /// The two found first (`downgrade heads:base --sql` with several heads succeeding, offline
 /// range scripts needing our history table) were fixed in target.rs and the runtime.
-const KNOWN_MISMATCHES: &[Deliberate] = &[Deliberate {
-    name: "mysql-failed-revision-keeps-its-dml",
-    why: "MySQL/MariaDB: a revision whose SQL fails part-way keeps the statements before the \
-          failure (here its ran_log INSERT): we run each revision outside a transaction there, \
-          while Alembic runs each migration in a transaction of its own, which rolls the \
-          revision's DML back (only DDL, which MySQL commits implicitly, stays). Both end at \
-          the same version rows",
-    applies: |s| {
-        s.dialect == Dialect::Mysql
-            && s.alembic.db_error
-            && !s.ours.ok
-            && s.ours.versions == s.alembic.versions
-            && s.ours.ran.len() == s.alembic.ran.len() + 1
-            && s.ours.ran.starts_with(&s.alembic.ran)
-            && s.ours.ran.last().is_some_and(|(rev, dir)| {
-                dir == "up" && s.graph.revisions.iter().any(|r| &r.id == rev && r.fails)
-            })
-    },
-}];
+/// (None now. The one found on MariaDB, a failed revision keeping the rows it inserted before
+/// failing, was fixed: the runtime runs each revision in a transaction there too, as Alembic
+/// does, so what ran since its last DDL statement rolls back.)
+const KNOWN_MISMATCHES: &[Deliberate] = &[];
 
 #[derive(Debug)]
 enum Verdict {

@@ -77,13 +77,13 @@ pub enum RunError {
         "{operation} of revision {revision} ({}) failed: {cause}; {}{}",
         path.display(),
         if *half_applied && *marked_dirty {
-            "it ran outside a transaction and may be half-applied: the version table does not \
-             claim it, and the database is marked dirty, so the next run refuses to start until \
+            "it may be half-applied (it ran outside a transaction, or where DDL commits \
+             implicitly, as on MySQL): the version table does not claim it, and the database is marked dirty, so the next run refuses to start until \
              you check the schema and then stamp the database to where it really is, or change \
              the script to finish the job"
         } else if *half_applied {
-            "it ran outside a transaction and may be half-applied: check the database before \
-             running it again; the version table does not claim it (recording the failure \
+            "it may be half-applied (it ran outside a transaction, or where DDL commits \
+             implicitly, as on MySQL): check the database before running it again; the version table does not claim it (recording the failure \
              failed too, see the log)"
         } else {
             "its changes were rolled back and the version table does not claim it"

@@ -160,7 +160,20 @@ pub(crate) fn run_plan(
                 StepKind::Downgrade { .. } => script.downgrade_sql.as_deref().unwrap_or(""),
                 _ => script.upgrade_sql.as_str(),
             };
-            if let Err(cause) = backend.execute_batch(sql) {
+            // As Alembic does on MySQL: a revision that did not ask to run outside a
+            // transaction runs in one even where DDL commits implicitly, so that a failure
+            // rolls back what ran since its last DDL statement (all of a data-only revision).
+            // It is still reported as possibly half-applied: which statements committed
+            // implicitly cannot be told afterwards.
+            let wrapped = outside && script.transactional;
+            if wrapped {
+                run.begin(backend)?;
+            }
+            let mut result = backend.execute_batch(sql);
+            if wrapped && result.is_ok() {
+                result = backend.commit();
+            }
+            if let Err(cause) = result {
                 rollback_quietly(backend);
                 let marked_dirty =
                     outside && mark_dirty(backend, ctx, script, operation(step), started);

@@ -171,6 +171,27 @@ fn a_failed_revision_on_mysql_is_named_as_possibly_half_applied() {
     assert_eq!(my_tables(&mut c), ["t1", "t2", "t3"]);
 }
 
+/// As Alembic does, a revision runs in a transaction even on MySQL: what ran since its last
+/// DDL statement (here all of a data-only revision) is rolled back when it fails.
+#[test]
+fn a_failed_data_revision_on_mysql_rolls_its_rows_back() {
+    let Some(db) = Database::new() else { return };
+    let mut c = db.conn();
+    let mut list = five_scripts();
+    list[2].upgrade_sql =
+        "INSERT INTO t2 VALUES (1);\nINSERT INTO t2 VALUES (2);\nINSERT INTO no_such_table VALUES (1);"
+            .into();
+    let scripts = directory(list);
+    let err = Migrator::new(&scripts, RunOptions::default())
+        .upgrade(&mut MysqlBackend::new(&mut c), "head")
+        .expect_err("r3 fails");
+    assert_eq!(err.revision(), Some("r3"), "{err}");
+    assert_eq!(my_heads(&mut c), ["r2"]);
+    let rows: Vec<i64> = c.query("SELECT COUNT(*) FROM t2").expect("count");
+    // r2's own row; r3's two inserts before the failure were rolled back.
+    assert_eq!(rows, [1]);
+}
+
 #[test]
 fn two_sessions_upgrading_at_once_both_succeed_on_mysql() {
     let Some(db) = Database::new() else { return };
