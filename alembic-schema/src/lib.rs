@@ -11,11 +11,13 @@
 //! database catalogue ──introspect──> Schema (this crate) ──diff──> operations ──render──> SQL
 //! ```
 //!
-//! Introspection covers SQLite so far ([`sqlite::introspect`]); PostgreSQL and MySQL follow
-//! into the same model.
+//! Introspection covers SQLite ([`sqlite::introspect`]) and PostgreSQL (feature `postgres`,
+//! `postgres::introspect`) so far; MySQL follows into the same model.
 
 pub mod diff;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod types;
