@@ -132,7 +132,6 @@ impl Outcome {
 
 /// One compared step, as the deliberate-difference rules see it.
 struct StepView<'a> {
-    dialect: Dialect,
     graph: &'a Graph,
     command: &'a Command,
     /// Version rows before the step (Alembic's, which ours were synced to).
@@ -740,7 +739,6 @@ fn valid_order(g: &Graph, ran: &[(String, String)]) -> bool {
 }
 
 fn judge(
-    dialect: Dialect,
     g: &Graph,
     command: &Command,
     before: &[String],
@@ -779,7 +777,6 @@ fn judge(
         None => Verdict::Same,
         Some(why) => {
             let view = StepView {
-                dialect,
                 graph: g,
                 command,
                 before,
@@ -938,7 +935,7 @@ fn run_graph(
             ran,
         };
         t.steps += 1;
-        match judge(dbs.dialect, g, c, &before, a, &ours) {
+        match judge(g, c, &before, a, &ours) {
             Verdict::Same => t.same += 1,
             Verdict::OrderVariant => {
                 if t.order_variants == 0 {
@@ -1350,31 +1347,31 @@ fn judge_sees_each_kind_of_difference() {
     let up_cmd = Command::Upgrade("head".into());
     let a = outcome(true, &["d"], &up(&["a", "b", "c", "d"]));
     assert!(matches!(
-        judge(Dialect::Sqlite, &g, &up_cmd, &[], &a, &a.clone()),
+        judge(&g, &up_cmd, &[], &a, &a.clone()),
         Verdict::Same
     ));
     // Failure against success.
     let failed = outcome(false, &[], &[]);
     assert!(matches!(
-        judge(Dialect::Sqlite, &g, &up_cmd, &[], &a, &failed),
+        judge(&g, &up_cmd, &[], &a, &failed),
         Verdict::Mismatch(_)
     ));
     // Other version rows.
     let rows = outcome(true, &["c"], &up(&["a", "b", "c", "d"]));
     assert!(matches!(
-        judge(Dialect::Sqlite, &g, &up_cmd, &[], &a, &rows),
+        judge(&g, &up_cmd, &[], &a, &rows),
         Verdict::Mismatch(_)
     ));
     // A revision missing from the run.
     let fewer = outcome(true, &["d"], &up(&["a", "b", "d"]));
     assert!(matches!(
-        judge(Dialect::Sqlite, &g, &up_cmd, &[], &a, &fewer),
+        judge(&g, &up_cmd, &[], &a, &fewer),
         Verdict::Mismatch(_)
     ));
     // c depends on b: running it first breaks a dependency.
     let broken = outcome(true, &["d"], &up(&["a", "c", "b", "d"]));
     assert!(matches!(
-        judge(Dialect::Sqlite, &g, &up_cmd, &[], &a, &broken),
+        judge(&g, &up_cmd, &[], &a, &broken),
         Verdict::Mismatch(_)
     ));
 }
