@@ -11,11 +11,13 @@
 //! database catalogue ──introspect──> Schema (this crate) ──diff──> operations ──render──> SQL
 //! ```
 //!
-//! Introspection covers SQLite ([`sqlite::introspect`]) and PostgreSQL (feature `postgres`,
-//! `postgres::introspect`) so far; MySQL follows into the same model.
+//! Introspection covers SQLite ([`sqlite::introspect`]), PostgreSQL (feature `postgres`,
+//! `postgres::introspect`) and MySQL/MariaDB (feature `mysql`, `mysql::introspect`).
 
 pub mod diff;
 pub mod model;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
