@@ -20,6 +20,7 @@ pub mod model;
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod render;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod types;
