@@ -38,11 +38,11 @@ pub struct Table {
 impl PartialEq for Table {
     /// Equal content; the order of columns does not count (see the module documentation).
     fn eq(&self, other: &Table) -> bool {
-        let by_name = |t: &Table| {
+        fn by_name(t: &Table) -> Vec<&Column> {
             let mut columns: Vec<&Column> = t.columns.iter().collect();
             columns.sort_by(|a, b| a.name.cmp(&b.name));
             columns
-        };
+        }
         self.name == other.name
             && self.columns.len() == other.columns.len()
             && by_name(self) == by_name(other)

@@ -96,10 +96,11 @@ fn needs_rebuild(change: &Change) -> bool {
     match change {
         Change::CreateIndex { .. } | Change::DropIndex { .. } => false,
         Change::CreateTable(_) | Change::DropTable(_) => false,
-        // ADD COLUMN takes no key or unique column, and NOT NULL only with a constant
-        // default.
+        // ADD COLUMN takes only a constant default (not CURRENT_TIMESTAMP or an
+        // expression), and NOT NULL only with one.
         Change::AddColumn { column, .. } => {
-            !column.nullable && !column.default.as_deref().is_some_and(is_constant)
+            let constant_or_none = column.default.as_deref().map_or(true, is_constant);
+            !(constant_or_none && (column.nullable || column.default.is_some()))
         }
         _ => true,
     }
