@@ -497,6 +497,29 @@ pub fn run(
             })?,
         });
     }
+    if kind == Kind::Postgres {
+        // The URL above leaves sslmode at its default, `prefer`: against a server with ssl =
+        // on, the CLI then sets up TLS (native-tls, OpenSSL) as libpq does. Without it:
+        let plain = dir_of(&ours_config).join("alembic-postgres-plain.toml");
+        write(
+            &plain,
+            &format!(
+                "[alembic]\nscript_location = \"migrations\"\nurl = \"{}?sslmode=disable\"\n",
+                cli.url
+            ),
+        )?;
+        let plain_s = plain.to_string_lossy().into_owned();
+        let args = ours_args(tools, &plain_s, &["upgrade", "head"]);
+        rows.insert(
+            1,
+            Row {
+                tool: "cargo-alembic CLI, URL with `?sslmode=disable` (no TLS)".into(),
+                stats: repeat(plan.reps, || {
+                    run_timed(&tools.ours, &args, dir_of(&plain), None).map(|(s, _)| s)
+                })?,
+            },
+        );
+    }
     let startup = Bench { name: label, rows };
     drop(scripts);
     Ok(Section {
