@@ -131,10 +131,13 @@ fn run(args: Args) -> Result<(), BenchError> {
     if let Some(dir) = &args.generate_only {
         let read_history = generate::history(n_read);
         generate::write_workload(&dir.join("read"), &read_history)?;
-        generate::write_workload(&dir.join("upgrade"), &generate::history(n_up))?;
+        let up_history = generate::history(n_up);
+        let up = generate::write_workload(&dir.join("upgrade"), &up_history)?;
+        embedded::write_apps(&dir.join("embedded"), &up, &up_history)?;
         println!(
             "wrote {n_read} revisions to {0}/read and {n_up} to {0}/upgrade \
-             (ours/, alembic/, shell/ in each)",
+             (ours/, alembic/, shell/ in each), and the embedded section's apps to \
+             {0}/embedded (build each with `cargo build --release` in its folder)",
             dir.display()
         );
         return Ok(());
