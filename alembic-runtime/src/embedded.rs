@@ -76,7 +76,7 @@ pub struct EmbeddedData {
 
 /// The migrations of an application, compiled into it by `alembic_build::embed()`.
 ///
-/// ```ignore
+/// ```text
 /// static MIGRATIONS: alembic_runtime::Migrations = alembic_runtime::embedded!();
 ///
 /// let mut conn = rusqlite::Connection::open("app.db")?;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use alembic_core::url::{DatabaseUrl, Dialect};
 use postgres::config::SslMode;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 use postgres_native_tls::MakeTlsConnector;
@@ -359,6 +360,39 @@ fn err(e: postgres::Error) -> BackendError {
     BackendError::new(message, e)
 }
 
+/// Parameters with their types stated, so that a statement is parsed, bound and run in one
+/// round trip (`query_typed`) instead of being prepared first (a round trip more per
+/// statement: thousands when applying a long history). Text binds as TEXT (the bookkeeping
+/// columns are VARCHAR/TEXT) and integers as BIGINT. `None` when a value is NULL: its type is
+/// the column's, which only the server knows, so such a statement is prepared
+/// ([`bind_untyped`]).
+fn bind_typed(params: &[SqlValue]) -> Option<Vec<(Box<dyn ToSql + Sync>, Type)>> {
+    params
+        .iter()
+        .map(|p| -> Option<(Box<dyn ToSql + Sync>, Type)> {
+            match p {
+                SqlValue::Null => None,
+                SqlValue::Text(s) => Some((Box::new(s.clone()), Type::TEXT)),
+                SqlValue::Int(i) => Some((Box::new(*i), Type::INT8)),
+            }
+        })
+        .collect()
+}
+
+/// Parameters for a prepared statement, whose types the server infers.
+fn bind_untyped(params: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                SqlValue::Null => Box::new(Null),
+                SqlValue::Text(s) => Box::new(s.clone()),
+                SqlValue::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
 /// A NULL of whatever type the server expects for the parameter.
 #[derive(Debug)]
 struct Null;
@@ -377,19 +411,6 @@ impl ToSql for Null {
     }
 
     to_sql_checked!();
-}
-
-fn bind(params: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
-    params
-        .iter()
-        .map(|p| -> Box<dyn ToSql + Sync> {
-            match p {
-                SqlValue::Null => Box::new(Null),
-                SqlValue::Text(s) => Box::new(s.clone()),
-                SqlValue::Int(i) => Box::new(*i),
-            }
-        })
-        .collect()
 }
 
 impl PostgresBackend<'_> {
@@ -576,9 +597,15 @@ impl Backend for PostgresBackend<'_> {
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, BackendError> {
-        let values = bind(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
-        self.client().execute(sql, &refs).map_err(err)
+        let Some(values) = bind_typed(params) else {
+            let values = bind_untyped(params);
+            let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
+            return self.client().execute(sql, &refs).map_err(err);
+        };
+        let typed = values.iter().map(|(v, t)| (v.as_ref(), t.clone()));
+        let mut rows = self.client().query_typed_raw(sql, typed).map_err(err)?;
+        while rows.next().map_err(err)?.is_some() {}
+        Ok(rows.rows_affected().unwrap_or(0))
     }
 
     fn query_strings(
@@ -586,9 +613,20 @@ impl Backend for PostgresBackend<'_> {
         sql: &str,
         params: &[SqlValue],
     ) -> Result<Vec<String>, BackendError> {
-        let values = bind(params);
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
-        let rows = self.client().query(sql, &refs).map_err(err)?;
+        let rows = match bind_typed(params) {
+            Some(values) => {
+                let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
+                    .iter()
+                    .map(|(v, t)| (v.as_ref(), t.clone()))
+                    .collect();
+                self.client().query_typed(sql, &typed).map_err(err)?
+            }
+            None => {
+                let values = bind_untyped(params);
+                let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| b.as_ref()).collect();
+                self.client().query(sql, &refs).map_err(err)?
+            }
+        };
         rows.iter()
             .map(|row| row.try_get::<_, String>(0).map_err(err))
             .collect()
@@ -603,8 +641,13 @@ impl Backend for PostgresBackend<'_> {
             placeholder(Dialect::Postgres, 1),
             placeholder(Dialect::Postgres, 2)
         );
-        let schema = tables.schema.clone().into();
-        let rows = self.query_strings(&sql, &[schema, SqlValue::Text(table.to_string())])?;
+        // Typed (one round trip, see `bind_typed`) even when the schema is NULL: the
+        // statement casts it to text.
+        let schema: Option<&str> = tables.schema.as_deref();
+        let rows = self
+            .client()
+            .query_typed(&sql, &[(&schema, Type::TEXT), (&table, Type::TEXT)])
+            .map_err(err)?;
         Ok(!rows.is_empty())
     }
 }
