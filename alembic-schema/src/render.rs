@@ -11,8 +11,21 @@
 
 use std::collections::BTreeSet;
 
+use alembic_core::url::Dialect;
+
 use crate::diff::Change;
 use crate::model::{Column, Schema, Table};
+
+/// The SQL of a diff for `dialect`, one statement per entry (without the `;`), with `-- `
+/// comment lines for the reviewer. `from` and `to` are the schemas the diff was made from
+/// (renderers need whole tables, for example to rebuild one on SQLite).
+pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
+    match dialect {
+        Dialect::Sqlite => sqlite(changes, from, to),
+        // Placeholder until the PostgreSQL and MySQL renderers land (same session).
+        Dialect::Postgres | Dialect::Mysql => sqlite(changes, from, to),
+    }
+}
 
 /// The SQL of a diff, one statement per entry (without the `;`), with the comments a reviewer
 /// needs (data that may be lost) as `-- ` lines of their own.
