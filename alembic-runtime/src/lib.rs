@@ -62,6 +62,8 @@ pub mod postgres;
 pub mod rehash;
 pub mod report;
 pub mod rollback;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod split;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
