@@ -62,11 +62,11 @@ pub mod postgres;
 pub mod rehash;
 pub mod report;
 pub mod rollback;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod split;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod verify;
 
 pub use backend::{
