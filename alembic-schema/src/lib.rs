@@ -21,6 +21,7 @@ pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod render;
+pub mod scratch;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod types;
