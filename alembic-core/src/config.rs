@@ -21,6 +21,8 @@ pub const DEFAULT_SCRIPT_LOCATION: &str = "migrations";
 pub const DEFAULT_FILE_TEMPLATE: &str = "%(rev)s_%(slug)s";
 pub const DEFAULT_TRUNCATE_SLUG_LENGTH: usize = 40;
 pub const DEFAULT_VERSION_TABLE: &str = "alembic_version";
+/// The desired schema's file name in `script_location` when `schema` is not set.
+pub const DEFAULT_SCHEMA_FILE: &str = "schema.sql";
 /// Seconds a run waits for another process's migration lock before giving up.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 
@@ -49,7 +51,7 @@ impl LockMode {
 }
 
 /// The keys a configuration table may hold, for messages.
-pub const CONFIG_KEYS: [&str; 12] = [
+pub const CONFIG_KEYS: [&str; 13] = [
     "script_location",
     "url",
     "version_locations",
@@ -62,6 +64,7 @@ pub const CONFIG_KEYS: [&str; 12] = [
     "backup",
     "lock_timeout",
     "lock",
+    "schema",
 ];
 
 /// Resolved project settings. `Debug` masks the URL's password.
@@ -99,6 +102,10 @@ pub struct Config {
     /// Which run lock PostgreSQL and MySQL runs take (`advisory` by default, `lease` behind a
     /// transaction-pooling proxy).
     pub lock: LockMode,
+    /// The desired schema autogenerate and `check` compare the database with (plain DDL);
+    /// default `script_location/schema.sql`. A `<stem>.<dialect>.sql` beside it wins for
+    /// that dialect (`alembic_schema::scratch::schema_file`).
+    pub schema: PathBuf,
 }
 
 /// Why a configuration could not be read. Each names the file, and the line where known.
@@ -169,6 +176,7 @@ struct RawConfig {
     backup: Option<bool>,
     lock_timeout: Option<u64>,
     lock: Option<String>,
+    schema: Option<String>,
 }
 
 /// An `alembic.toml` file: only the `[alembic]` table, so a misspelt table name is caught.
@@ -283,6 +291,7 @@ impl Config {
         Config {
             config_path: config_path.to_path_buf(),
             table: ALEMBIC_TABLE,
+            schema: script_location.join(DEFAULT_SCHEMA_FILE),
             version_locations: vec![script_location.join("versions")],
             script_location,
             config_dir,
@@ -356,6 +365,17 @@ impl Config {
                 list.iter().map(|p| resolve_path(p)).collect()
             }
         };
+        let schema = match raw.schema {
+            None => script_location.join(DEFAULT_SCHEMA_FILE),
+            Some(s) if s.trim().is_empty() => {
+                return Err(invalid(
+                    "schema",
+                    "must not be empty; remove the line for the default \
+                     (script_location/schema.sql)",
+                ))
+            }
+            Some(s) => resolve_path(s.trim()),
+        };
         let version_table = non_empty("version_table", raw.version_table, DEFAULT_VERSION_TABLE)?;
         if version_table.len() > 63 {
             return Err(invalid(
@@ -399,6 +419,7 @@ impl Config {
             backup: raw.backup.unwrap_or(false),
             lock_timeout: raw.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT_SECS),
             lock,
+            schema,
         })
     }
 
@@ -460,6 +481,7 @@ impl fmt::Debug for Config {
             .field("backup", &self.backup)
             .field("lock_timeout", &self.lock_timeout)
             .field("lock", &self.lock)
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -529,12 +551,23 @@ mod tests {
         assert!(!c.backup);
         assert_eq!(c.lock_timeout, 60);
         assert_eq!(c.lock, LockMode::Advisory);
+        assert_eq!(c.schema, Path::new("/proj/migrations/schema.sql"));
         assert_eq!(
             c.template_path(),
             Path::new("/proj/migrations/script.sql.tmpl")
         );
         assert_eq!(Config::defaults(Path::new("/proj/alembic.toml")), c);
         assert_eq!(c.database_url(), Ok(None));
+    }
+
+    #[test]
+    fn schema_is_relative_to_the_config_file_and_not_empty() {
+        let c = parse("[alembic]\nschema = \"db/wanted.sql\"\n").expect("valid");
+        assert_eq!(c.schema, Path::new("/proj/db/wanted.sql"));
+        let e = parse("[alembic]\n\nschema = \" \"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":3:") && e.contains("schema"), "{e}");
     }
 
     #[test]
