@@ -143,10 +143,50 @@ impl fmt::Display for DataType {
 
 /// A `UNIQUE` constraint. Names are not compared: SQLite does not keep them, and the other
 /// databases invent one when none is given.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug)]
 pub struct UniqueConstraint {
     pub columns: Vec<String>,
+    /// The constraint's name in the database it was read from (`None` for SQLite, or for a
+    /// constraint built by hand). Not compared; renderers need it to drop the constraint on
+    /// PostgreSQL and MySQL, and name new ones after it.
+    pub name: Option<String>,
 }
+
+/// Equality and order of a constraint's content only, without its name (see
+/// [`UniqueConstraint`]); `Ord` agrees with `Eq`, so sets and sorting ignore names too.
+macro_rules! compared_without_name {
+    ($type:ty, |$v:ident| $key:expr) => {
+        impl PartialEq for $type {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other).is_eq()
+            }
+        }
+        impl Eq for $type {}
+        impl PartialOrd for $type {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for $type {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                fn key($v: &$type) -> impl Ord + '_ {
+                    $key
+                }
+                key(self).cmp(&key(other))
+            }
+        }
+    };
+}
+
+compared_without_name!(UniqueConstraint, |u| &u.columns);
+compared_without_name!(ForeignKey, |f| (
+    &f.columns,
+    &f.referred_table,
+    &f.referred_columns,
+    &f.on_delete,
+    &f.on_update
+));
+compared_without_name!(CheckConstraint, |c| &c.expression);
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Index {
@@ -158,7 +198,8 @@ pub struct Index {
     pub predicate: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Compared without its name, as [`UniqueConstraint`].
+#[derive(Clone, Debug)]
 pub struct ForeignKey {
     pub columns: Vec<String>,
     pub referred_table: String,
@@ -166,11 +207,15 @@ pub struct ForeignKey {
     /// `None` for the default (`NO ACTION`), which databases report in different ways.
     pub on_delete: Option<String>,
     pub on_update: Option<String>,
+    /// As [`UniqueConstraint::name`].
+    pub name: Option<String>,
 }
 
 /// A `CHECK` constraint: its expression, normalised (names are not compared, as for unique
 /// constraints).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug)]
 pub struct CheckConstraint {
     pub expression: String,
+    /// As [`UniqueConstraint::name`].
+    pub name: Option<String>,
 }

@@ -78,6 +78,7 @@ fn read_table(conn: &mut Conn, name: &str) -> Result<Table, IntrospectError> {
             (name,),
         )
         .map_err(|e| database("reading constraints", e))?;
+    // By constraint name, which is kept: MySQL drops these by name.
     let mut uniques: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut foreign: BTreeMap<String, ForeignKey> = BTreeMap::new();
     for (constraint, kind, column, referred_table, referred_column) in keys {
@@ -85,13 +86,16 @@ fn read_table(conn: &mut Conn, name: &str) -> Result<Table, IntrospectError> {
             "PRIMARY KEY" => table.primary_key.push(column),
             "UNIQUE" => uniques.entry(constraint).or_default().push(column),
             "FOREIGN KEY" => {
-                let fk = foreign.entry(constraint).or_insert_with(|| ForeignKey {
-                    columns: Vec::new(),
-                    referred_table: referred_table.unwrap_or_default(),
-                    referred_columns: Vec::new(),
-                    on_delete: None,
-                    on_update: None,
-                });
+                let fk = foreign
+                    .entry(constraint.clone())
+                    .or_insert_with(|| ForeignKey {
+                        name: Some(constraint),
+                        columns: Vec::new(),
+                        referred_table: referred_table.unwrap_or_default(),
+                        referred_columns: Vec::new(),
+                        on_delete: None,
+                        on_update: None,
+                    });
                 fk.columns.push(column);
                 fk.referred_columns.extend(referred_column);
             }
@@ -140,26 +144,30 @@ fn read_table(conn: &mut Conn, name: &str) -> Result<Table, IntrospectError> {
     }
 
     table.uniques = uniques
-        .into_values()
-        .map(|columns| UniqueConstraint { columns })
+        .into_iter()
+        .map(|(name, columns)| UniqueConstraint {
+            columns,
+            name: Some(name),
+        })
         .collect();
     table.foreign_keys = foreign.into_values().collect();
     table.checks = checks(conn, name)?
         .into_iter()
-        .map(|clause| CheckConstraint {
+        .map(|(name, clause)| CheckConstraint {
             expression: normalise_expression(&clause.replace('`', "")),
+            name: Some(name),
         })
         .collect();
     table.normalise();
     Ok(table)
 }
 
-/// The CHECK clauses of a table. MariaDB's `check_constraints` names the table; MySQL 8's
+/// The CHECK constraints of a table (name, clause). MariaDB's `check_constraints` names the table; MySQL 8's
 /// does not (its constraint names are unique per schema), so it is joined through
 /// `table_constraints` there.
-fn checks(conn: &mut Conn, table: &str) -> Result<Vec<String>, IntrospectError> {
-    let mariadb: Result<Vec<String>, _> = conn.exec(
-        "SELECT check_clause FROM information_schema.check_constraints \
+fn checks(conn: &mut Conn, table: &str) -> Result<Vec<(String, String)>, IntrospectError> {
+    let mariadb: Result<Vec<(String, String)>, _> = conn.exec(
+        "SELECT constraint_name, check_clause FROM information_schema.check_constraints \
          WHERE constraint_schema = DATABASE() AND table_name = ?",
         (table,),
     );
@@ -167,7 +175,7 @@ fn checks(conn: &mut Conn, table: &str) -> Result<Vec<String>, IntrospectError> 
         Ok(clauses) => Ok(clauses),
         Err(_) => conn
             .exec(
-                "SELECT cc.check_clause FROM information_schema.table_constraints tc \
+                "SELECT cc.constraint_name, cc.check_clause FROM information_schema.table_constraints tc \
                  JOIN information_schema.check_constraints cc \
                    ON cc.constraint_schema = tc.constraint_schema \
                   AND cc.constraint_name = tc.constraint_name \

@@ -83,7 +83,7 @@ fn read_table(client: &mut Client, oid: u32, name: &str) -> Result<Table, Intros
                     ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
                           JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n \
                           ORDER BY k.i), \
-                    con.confdeltype::text, con.confupdtype::text \
+                    con.confdeltype::text, con.confupdtype::text, con.conname::text \
              FROM pg_constraint con \
              LEFT JOIN pg_class ref ON ref.oid = con.confrelid \
              WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f')",
@@ -93,13 +93,16 @@ fn read_table(client: &mut Client, oid: u32, name: &str) -> Result<Table, Intros
     for row in constraints {
         let kind: String = row.get(0);
         let columns: Vec<String> = row.get(1);
+        // Kept so that a migration can drop the constraint by the name it has.
+        let name: Option<String> = row.get(7);
         match kind.as_str() {
             "p" => table.primary_key = columns,
-            "u" => table.uniques.push(UniqueConstraint { columns }),
+            "u" => table.uniques.push(UniqueConstraint { columns, name }),
             "c" => {
                 let definition: String = row.get(2);
                 table.checks.push(CheckConstraint {
                     expression: check_expression(&definition),
+                    name,
                 });
             }
             _ => table.foreign_keys.push(ForeignKey {
@@ -108,6 +111,7 @@ fn read_table(client: &mut Client, oid: u32, name: &str) -> Result<Table, Intros
                 referred_columns: row.get(4),
                 on_delete: action(row.get::<_, Option<String>>(5).as_deref()),
                 on_update: action(row.get::<_, Option<String>>(6).as_deref()),
+                name,
             }),
         }
     }

@@ -1,4 +1,5 @@
-//! Turning a diff into SQL. SQLite so far: what `ALTER TABLE` cannot do there is written as
+//! Turning a diff into SQL ([`render`] for any dialect). PostgreSQL and MySQL change tables in
+//! place (`render/server.rs`). On SQLite, what `ALTER TABLE` cannot do there is written as
 //! the table rebuild SQLite documents (<https://sqlite.org/lang_altertable.html>, "other kinds
 //! of table schema changes"; Alembic's batch mode): create the new table under a temporary
 //! name, copy the rows of the columns both tables have, drop the old one, rename, recreate
@@ -11,6 +12,8 @@
 
 use std::collections::BTreeSet;
 
+mod server;
+
 use alembic_core::url::Dialect;
 
 use crate::diff::Change;
@@ -22,8 +25,8 @@ use crate::model::{Column, Schema, Table};
 pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     match dialect {
         Dialect::Sqlite => sqlite(changes, from, to),
-        // Placeholder until the PostgreSQL and MySQL renderers land (same session).
-        Dialect::Postgres | Dialect::Mysql => sqlite(changes, from, to),
+        Dialect::Postgres => server::render(server::Server::Postgres, changes, from, to),
+        Dialect::Mysql => server::render(server::Server::Mysql, changes, from, to),
     }
 }
 

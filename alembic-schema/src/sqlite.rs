@@ -92,7 +92,10 @@ fn read_table(conn: &Connection, name: &str, sql: &str) -> Result<Table, Introsp
         let columns = index_columns(conn, &index)?;
         match origin.as_str() {
             "pk" => {}
-            "u" => table.uniques.push(UniqueConstraint { columns }),
+            "u" => table.uniques.push(UniqueConstraint {
+                columns,
+                name: None,
+            }),
             _ => {
                 let index_sql: Option<String> = conn
                     .query_row(
@@ -131,6 +134,7 @@ fn read_table(conn: &Connection, name: &str, sql: &str) -> Result<Table, Introsp
     let mut by_id: BTreeMap<i64, ForeignKey> = BTreeMap::new();
     for (id, referred, from, to, on_update, on_delete) in rows {
         let fk = by_id.entry(id).or_insert_with(|| ForeignKey {
+            name: None,
             columns: Vec::new(),
             referred_table: referred.clone(),
             referred_columns: Vec::new(),
@@ -152,7 +156,10 @@ fn read_table(conn: &Connection, name: &str, sql: &str) -> Result<Table, Introsp
 
     table.checks = check_constraints(sql)
         .into_iter()
-        .map(|expression| CheckConstraint { expression })
+        .map(|expression| CheckConstraint {
+            expression,
+            name: None,
+        })
         .collect();
     table.normalise();
     Ok(table)

@@ -125,6 +125,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         users.uniques,
         [UniqueConstraint {
+            name: None,
             columns: vec!["email".into()]
         }]
     );
@@ -145,6 +146,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         prompts.foreign_keys,
         [ForeignKey {
+            name: None,
             columns: vec!["owner_id".into()],
             referred_table: "users".into(),
             referred_columns: vec!["id".into()],
@@ -165,6 +167,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         prompts.uniques,
         [UniqueConstraint {
+            name: None,
             columns: vec!["owner_id".into(), "title".into()]
         }]
     );
@@ -172,9 +175,11 @@ fn every_kind_of_object_is_read() {
         prompts.checks,
         [
             CheckConstraint {
+                name: None,
                 expression: "char_length(title) > 0".into()
             },
             CheckConstraint {
+                name: None,
                 expression: "price >= 0".into()
             },
         ]

@@ -133,6 +133,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         prompts.foreign_keys,
         [ForeignKey {
+            name: None,
             columns: vec!["owner_id".into()],
             referred_table: "users".into(),
             referred_columns: vec!["id".into()],
@@ -161,9 +162,11 @@ fn every_kind_of_object_is_read() {
         prompts.checks,
         [
             CheckConstraint {
+                name: None,
                 expression: "length(title) > 0".into()
             },
             CheckConstraint {
+                name: None,
                 expression: "price >= (0)".into()
             },
         ]

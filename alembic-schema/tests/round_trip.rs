@@ -99,6 +99,7 @@ fn table(name: &'static str) -> impl Strategy<Value = Table> {
                 }
                 if unique {
                     t.uniques.push(UniqueConstraint {
+                        name: None,
                         columns: vec![first.clone()],
                     });
                     // Added to a table with rows, a unique column must start out NULL: one
@@ -110,6 +111,7 @@ fn table(name: &'static str) -> impl Strategy<Value = Table> {
                 }
                 if checked {
                     t.checks.push(CheckConstraint {
+                        name: None,
                         expression: format!("{first} IS NOT 7"),
                     });
                 }
@@ -137,6 +139,7 @@ fn schema() -> impl Strategy<Value = Schema> {
                         default: None,
                     });
                     child.foreign_keys.push(ForeignKey {
+                        name: None,
                         columns: vec!["parent_id".into()],
                         referred_table: "parent".into(),
                         referred_columns: vec!["id".into()],

@@ -58,6 +58,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         users.uniques,
         [UniqueConstraint {
+            name: None,
             columns: vec!["email".into()]
         }]
     );
@@ -83,6 +84,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         prompts.foreign_keys,
         [ForeignKey {
+            name: None,
             columns: vec!["owner_id".into()],
             referred_table: "users".into(),
             referred_columns: vec!["id".into()],
@@ -93,6 +95,7 @@ fn every_kind_of_object_is_read() {
     assert_eq!(
         prompts.uniques,
         [UniqueConstraint {
+            name: None,
             columns: vec!["owner_id".into(), "title".into()]
         }]
     );
@@ -117,9 +120,11 @@ fn every_kind_of_object_is_read() {
         prompts.checks,
         [
             CheckConstraint {
+                name: None,
                 expression: "length(title) > 0".into()
             },
             CheckConstraint {
+                name: None,
                 expression: "price >= 0".into()
             },
         ]
@@ -165,6 +170,7 @@ fn check_keywords_inside_literals_and_identifiers_are_not_constraints() {
     assert_eq!(
         schema.tables["check"].checks,
         [CheckConstraint {
+            name: None,
             expression: "v IN (1, 2)".into()
         }]
     );
