@@ -161,6 +161,87 @@ impl Project {
     }
 }
 
+impl Project {
+    /// A plain PostgreSQL client for introspection (the runtime's backend keeps its own), to
+    /// the URL's database or to `database` on the same server. Without TLS: a URL that asks
+    /// for it (`sslmode=require`) is refused rather than silently sent in clear.
+    pub fn postgres_client(&self, database: Option<&str>) -> CliResult<postgres::Client> {
+        let url = self.require_url()?;
+        refuse_tls(url)?;
+        let mut config = postgres::Config::new();
+        if let Some(user) = url.username() {
+            config.user(user);
+        }
+        if let Some(password) = url.password() {
+            config.password(password);
+        }
+        config.host(
+            url.host()
+                .or(url.query_param("host"))
+                .unwrap_or("localhost"),
+        );
+        if let Some(port) = url.port() {
+            config.port(port);
+        }
+        if let Some(db) = database.or(url.database()) {
+            config.dbname(db);
+        }
+        config.application_name("cargo-alembic autogenerate");
+        config.connect(postgres::NoTls).map_err(|e| {
+            CliError::with_hint(
+                format!("cannot connect to {}: {e}", url.masked()),
+                "check that the server runs and accepts this user and database",
+            )
+        })
+    }
+
+    /// A plain MySQL connection for introspection, as [`Project::postgres_client`].
+    pub fn mysql_conn(&self, database: Option<&str>) -> CliResult<mysql::Conn> {
+        let url = self.require_url()?;
+        refuse_tls(url)?;
+        let mut opts = mysql::OptsBuilder::new()
+            .user(url.username())
+            .pass(url.password())
+            .db_name(database.or(url.database()))
+            .ip_or_hostname(Some(url.host().unwrap_or("localhost")));
+        if let Some(port) = url.port() {
+            opts = opts.tcp_port(port);
+        }
+        if let Some(socket) = url.query_param("unix_socket") {
+            opts = opts.socket(Some(socket));
+        }
+        mysql::Conn::new(opts).map_err(|e| {
+            CliError::with_hint(
+                format!("cannot connect to {}: {e}", url.masked()),
+                "check that the server runs and accepts this user and database",
+            )
+        })
+    }
+}
+
+/// Introspection connects without TLS; a URL that requires it is refused, not downgraded.
+fn refuse_tls(url: &DatabaseUrl) -> CliResult {
+    let wants = ["sslmode", "ssl_mode", "ssl-mode"]
+        .iter()
+        .filter_map(|k| url.query_param(k))
+        .any(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "disable" | "disabled" | "prefer" | "preferred" | "allow"
+            )
+        });
+    if wants {
+        return Err(CliError::with_hint(
+            format!(
+                "{}: autogenerate and check connect without TLS for now, and this URL requires it",
+                url.masked()
+            ),
+            "run them against a development server that accepts plain connections",
+        ));
+    }
+    Ok(())
+}
+
 /// The runtime's connection error (it names the masked URL), with the driver's causes, which
 /// say what happened ("Connection refused") where its own message is generic.
 fn connect_error(e: &alembic_runtime::BackendError) -> CliError {
