@@ -85,7 +85,8 @@ impl<'c> MysqlBackend<'c> {
             .or_else(|| self.settings.as_ref().and_then(|s| s.timeout))
     }
 
-    fn conn(&mut self) -> &mut Conn {
+    /// The connection underneath, e.g. to read the schema (`cargo alembic test`) between runs.
+    pub fn conn(&mut self) -> &mut Conn {
         match &mut self.conn {
             Connection::Borrowed(c) => c,
             Connection::Owned(c) => c,

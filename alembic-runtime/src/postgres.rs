@@ -93,7 +93,8 @@ impl<'c> PostgresBackend<'c> {
             .or_else(|| self.settings.as_ref().and_then(|s| s.timeout))
     }
 
-    fn client(&mut self) -> &mut Client {
+    /// The client underneath, e.g. to read the schema (`cargo alembic test`) between runs.
+    pub fn client(&mut self) -> &mut Client {
         match &mut self.client {
             Conn::Borrowed(c) => c,
             Conn::Owned(c) => c,

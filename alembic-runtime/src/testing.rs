@@ -34,6 +34,8 @@ use std::path::PathBuf;
 use alembic_core::plan::{self, Plan, Step, StepKind, VersionChange};
 use alembic_schema::Change;
 
+/// The schema crate the checks use (its `scratch` module loads a `schema.sql`).
+pub use alembic_schema as schema;
 pub use alembic_schema::{IntrospectError, Schema};
 
 use crate::embedded::{Connection, Migrations};
@@ -79,6 +81,43 @@ pub fn sqlite_schema_of_sql(sql: &str) -> Result<Schema, CycleError> {
         .map_err(|e| expected(format!("running it on SQLite: {e}")))?;
     alembic_schema::sqlite::introspect(&conn, &[])
         .map_err(|e| expected(format!("reading it back: {e}")))
+}
+
+/// A backend that owns its client (the CLI's connection to a scratch database) works as well.
+#[cfg(feature = "postgres")]
+impl Connection for crate::PostgresBackend<'_> {
+    fn with_backend<R>(
+        &mut self,
+        _options: &crate::RunOptions,
+        run: &mut dyn FnMut(&mut dyn crate::Backend) -> Result<R, RunError>,
+    ) -> Result<R, RunError> {
+        run(self)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl ScratchConnection for crate::PostgresBackend<'_> {
+    fn introspect(&mut self, exclude: &[&str]) -> Result<Schema, IntrospectError> {
+        alembic_schema::postgres::introspect(self.client(), exclude)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Connection for crate::MysqlBackend<'_> {
+    fn with_backend<R>(
+        &mut self,
+        _options: &crate::RunOptions,
+        run: &mut dyn FnMut(&mut dyn crate::Backend) -> Result<R, RunError>,
+    ) -> Result<R, RunError> {
+        run(self)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl ScratchConnection for crate::MysqlBackend<'_> {
+    fn introspect(&mut self, exclude: &[&str]) -> Result<Schema, IntrospectError> {
+        alembic_schema::mysql::introspect(self.conn(), exclude)
+    }
 }
 
 /// Which way a step of the cycle ran.

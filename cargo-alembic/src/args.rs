@@ -95,6 +95,24 @@ pub enum Command {
                       Runs no SQL and moves no version row."
     )]
     Rehash(RehashArgs),
+    /// Run every migration up and down on a scratch database, one revision at a time.
+    #[command(
+        long_about = "Migration testing on a scratch database (SQLite: in memory; PostgreSQL, \
+                      MySQL: a temporary database on the configured server, dropped afterwards): \
+                      requires a single head, upgrades one revision at a time to head, compares \
+                      the head's schema with schema.sql when there is one, then downgrades one \
+                      revision at a time, checking that each downgrade restores exactly the \
+                      schema from before that revision's upgrade. Exit 1 naming the first \
+                      revision that fails. The configured database is never migrated."
+    )]
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

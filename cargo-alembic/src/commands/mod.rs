@@ -7,6 +7,7 @@ mod inspect;
 mod migrate;
 mod rehash;
 mod revision;
+mod test;
 
 use crate::args::{Cli, Command};
 use crate::error::CliResult;
@@ -28,5 +29,6 @@ pub fn run(cli: &Cli, printer: &Printer) -> CliResult {
         Command::Show(a) => inspect::show(g, a, printer),
         Command::Check => check::run(g, printer),
         Command::Rehash(a) => rehash::run(g, a, printer),
+        Command::Test(a) => test::run(g, a, printer),
     }
 }
