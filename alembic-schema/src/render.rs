@@ -25,8 +25,8 @@ use crate::model::{Column, Schema, Table};
 pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     match dialect {
         Dialect::Sqlite => sqlite(changes, from, to),
-        Dialect::Postgres => server::render(server::Server::Postgres, changes, from, to),
-        Dialect::Mysql => server::render(server::Server::Mysql, changes, from, to),
+        Dialect::Postgres => server::render(server::Server::Postgres, changes, from),
+        Dialect::Mysql => server::render(server::Server::Mysql, changes, from),
     }
 }
 

@@ -9,6 +9,8 @@
 //! or read from SQLite) is created under a deterministic name, PostgreSQL's own convention
 //! (`table_col_key`, `table_col_fkey`), so that the same SQL gives the same names everywhere.
 
+use std::collections::BTreeSet;
+
 use crate::diff::Change;
 use crate::model::{CheckConstraint, Column, DataType, ForeignKey, Index, Schema, Table};
 
@@ -21,19 +23,38 @@ pub(super) enum Server {
 /// The longest identifier: PostgreSQL truncates at 63 bytes, MySQL refuses more than 64.
 const MAX_NAME: usize = 63;
 
-pub(super) fn render(
-    server: Server,
-    changes: &[Change],
-    from: &Schema,
-    to: &Schema,
-) -> Vec<String> {
+pub(super) fn render(server: Server, changes: &[Change], from: &Schema) -> Vec<String> {
     let r = Renderer { server };
     let mut out = Vec::new();
+    // Tables whose key changes: the old key goes before any of their columns change, since
+    // neither database lets a key column become nullable, and MariaDB refuses to drop a
+    // column of a composite key.
+    let rekeyed: BTreeSet<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::SetPrimaryKey {
+                table, from: old, ..
+            } if !old.is_empty() => Some(table.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut keys_dropped = BTreeSet::new();
     for change in changes {
+        let table = change.table();
+        let column_level = matches!(
+            change,
+            Change::AddColumn { .. }
+                | Change::DropColumn { .. }
+                | Change::AlterColumn { .. }
+                | Change::SetPrimaryKey { .. }
+        );
+        if column_level && rekeyed.contains(table) && keys_dropped.insert(table) {
+            out.push(r.drop_primary_key(table));
+        }
         if change.needs_review() {
             out.push(format!("-- REVIEW: {}", super::review_note(change)));
         }
-        r.change(change, from, to, &mut out);
+        r.change(change, from, &mut out);
     }
     out
 }
@@ -43,7 +64,7 @@ struct Renderer {
 }
 
 impl Renderer {
-    fn change(&self, change: &Change, from: &Schema, to: &Schema, out: &mut Vec<String>) {
+    fn change(&self, change: &Change, from: &Schema, out: &mut Vec<String>) {
         let table = change.table();
         let alter = format!("ALTER TABLE {}", self.quote(table));
         match change {
@@ -59,34 +80,13 @@ impl Renderer {
                 out.push(format!("{alter} DROP COLUMN {}", self.quote(&column.name)))
             }
             Change::AlterColumn { from: old, to, .. } => self.alter_column(table, old, to, out),
-            Change::SetPrimaryKey {
-                from: old,
-                to: new_key,
-                ..
-            } => {
-                let mut parts = Vec::new();
-                // A key one of whose columns this diff dropped went with it.
-                let still_there = !old.is_empty()
-                    && to
-                        .tables
-                        .get(table)
-                        .is_some_and(|t| old.iter().all(|c| t.column(c).is_some()));
-                if still_there {
-                    parts.push(match self.server {
-                        // The model keeps no name for the key: PostgreSQL's default one.
-                        Server::Postgres => format!(
-                            "DROP CONSTRAINT IF EXISTS {}",
-                            self.quote(&fit(format!("{table}_pkey")))
-                        ),
-                        Server::Mysql => "DROP PRIMARY KEY".to_string(),
-                    });
-                }
+            // The old key was dropped before the table's first column change (`render`).
+            Change::SetPrimaryKey { to: new_key, .. } => {
                 if !new_key.is_empty() {
-                    parts.push(format!("ADD PRIMARY KEY ({})", self.quote_list(new_key)));
-                }
-                if !parts.is_empty() {
-                    // One statement: the table is never without its key in between.
-                    out.push(format!("{alter} {}", parts.join(", ")));
+                    out.push(format!(
+                        "{alter} ADD PRIMARY KEY ({})",
+                        self.quote_list(new_key)
+                    ));
                 }
             }
             Change::AddUnique { unique, .. } => out.push(format!(
@@ -156,6 +156,18 @@ impl Renderer {
                 "{alter} DROP CONSTRAINT {}",
                 self.quote(&check_name(table, check))
             )),
+        }
+    }
+
+    fn drop_primary_key(&self, table: &str) -> String {
+        let alter = format!("ALTER TABLE {}", self.quote(table));
+        match self.server {
+            // The model keeps no name for the key: PostgreSQL's default one.
+            Server::Postgres => format!(
+                "{alter} DROP CONSTRAINT {}",
+                self.quote(&fit(format!("{table}_pkey")))
+            ),
+            Server::Mysql => format!("{alter} DROP PRIMARY KEY"),
         }
     }
 
