@@ -197,7 +197,7 @@ pub enum CycleError {
     #[error("planning the upgrade to head: {0}")]
     Plan(#[from] plan::PlanError),
     /// A revision's SQL failed.
-    #[error("{} of revision {revision} ({}) failed: {source}", direction_word(*direction), path.display())]
+    #[error("the cycle stopped at {} of revision {revision}: {source}", direction_word(*direction))]
     Run {
         direction: Direction,
         revision: String,
