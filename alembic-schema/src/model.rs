@@ -24,6 +24,9 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Column names in key order; empty when the table has none.
     pub primary_key: Vec<String>,
+    /// The key constraint's name where the database names it (PostgreSQL), so that a
+    /// migration can drop it; not compared, as constraint names are not.
+    pub primary_key_name: Option<String>,
     /// Sorted.
     pub uniques: Vec<UniqueConstraint>,
     /// Indexes created with `CREATE INDEX`, not those backing a primary key or a unique

@@ -96,7 +96,10 @@ fn read_table(client: &mut Client, oid: u32, name: &str) -> Result<Table, Intros
         // Kept so that a migration can drop the constraint by the name it has.
         let name: Option<String> = row.get(7);
         match kind.as_str() {
-            "p" => table.primary_key = columns,
+            "p" => {
+                table.primary_key = columns;
+                table.primary_key_name = name;
+            }
             "u" => table.uniques.push(UniqueConstraint { columns, name }),
             "c" => {
                 let definition: String = row.get(2);

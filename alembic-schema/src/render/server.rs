@@ -49,7 +49,11 @@ pub(super) fn render(server: Server, changes: &[Change], from: &Schema) -> Vec<S
                 | Change::SetPrimaryKey { .. }
         );
         if column_level && rekeyed.contains(table) && keys_dropped.insert(table) {
-            out.push(r.drop_primary_key(table));
+            let name = from
+                .tables
+                .get(table)
+                .and_then(|t| t.primary_key_name.as_deref());
+            out.push(r.drop_primary_key(table, name));
         }
         if change.needs_review() {
             out.push(format!("-- REVIEW: {}", super::review_note(change)));
@@ -159,13 +163,13 @@ impl Renderer {
         }
     }
 
-    fn drop_primary_key(&self, table: &str) -> String {
+    /// `name`: the key's name as read; PostgreSQL's default name when not known.
+    fn drop_primary_key(&self, table: &str, name: Option<&str>) -> String {
         let alter = format!("ALTER TABLE {}", self.quote(table));
         match self.server {
-            // The model keeps no name for the key: PostgreSQL's default one.
             Server::Postgres => format!(
                 "{alter} DROP CONSTRAINT {}",
-                self.quote(&fit(format!("{table}_pkey")))
+                self.quote(&name.map_or_else(|| fit(format!("{table}_pkey")), str::to_string))
             ),
             Server::Mysql => format!("{alter} DROP PRIMARY KEY"),
         }
@@ -438,4 +442,176 @@ fn is_identifier(text: &str) -> bool {
 
 fn is_literal(expression: &str) -> bool {
     expression.starts_with('\'') || expression.parse::<f64>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::diff;
+    use crate::model::UniqueConstraint;
+
+    fn column(name: &str, data_type: DataType, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            data_type,
+            nullable,
+            default: None,
+        }
+    }
+
+    fn schema(tables: Vec<Table>) -> Schema {
+        let mut schema = Schema::default();
+        for mut t in tables {
+            t.normalise();
+            schema.tables.insert(t.name.clone(), t);
+        }
+        schema
+    }
+
+    /// `parent`, and `child` referring to it; names as a server read them.
+    fn linked() -> Schema {
+        let parent = Table {
+            name: "parent".into(),
+            columns: vec![column("id", DataType::Integer, false)],
+            primary_key: vec!["id".into()],
+            primary_key_name: Some("parent_pk".into()),
+            ..Table::default()
+        };
+        let child = Table {
+            name: "child".into(),
+            columns: vec![
+                column("id", DataType::Integer, false),
+                column("parent_id", DataType::Integer, true),
+                column("code", DataType::Varchar(Some(10)), true),
+            ],
+            primary_key: vec!["id".into()],
+            uniques: vec![UniqueConstraint {
+                columns: vec!["code".into()],
+                name: Some("child_code_uq".into()),
+            }],
+            foreign_keys: vec![ForeignKey {
+                columns: vec!["parent_id".into()],
+                referred_table: "parent".into(),
+                referred_columns: vec!["id".into()],
+                on_delete: None,
+                on_update: None,
+                name: Some("child_parent_fk".into()),
+            }],
+            checks: vec![CheckConstraint {
+                expression: "id > 0".into(),
+                name: Some("child_positive".into()),
+            }],
+            ..Table::default()
+        };
+        schema(vec![parent, child])
+    }
+
+    fn unlinked() -> Schema {
+        let mut s = linked();
+        let child = s.tables.get_mut("child").expect("child");
+        child.foreign_keys.clear();
+        child.uniques.clear();
+        child.checks.clear();
+        child.columns[2].data_type = DataType::Integer;
+        child.columns[2].nullable = false;
+        child.columns[2].default = Some("0".into());
+        s
+    }
+
+    #[test]
+    fn postgres_drops_constraints_by_their_names_and_converts_with_using() {
+        let (from, to) = (linked(), unlinked());
+        let sql = render(Server::Postgres, &diff(&from, &to), &from);
+        for expected in [
+            r#"ALTER TABLE "child" DROP CONSTRAINT "child_parent_fk""#,
+            r#"ALTER TABLE "child" DROP CONSTRAINT "child_code_uq""#,
+            r#"ALTER TABLE "child" DROP CONSTRAINT "child_positive""#,
+            r#"ALTER TABLE "child" ALTER COLUMN "code" TYPE INTEGER USING "code"::INTEGER"#,
+            r#"ALTER TABLE "child" ALTER COLUMN "code" SET DEFAULT 0"#,
+            r#"UPDATE "child" SET "code" = 0 WHERE "code" IS NULL"#,
+            r#"ALTER TABLE "child" ALTER COLUMN "code" SET NOT NULL"#,
+        ] {
+            assert!(sql.iter().any(|s| s == expected), "{expected} in {sql:#?}");
+        }
+        assert!(
+            sql.iter()
+                .any(|s| s.starts_with("-- REVIEW:") && s.contains("USING code::INTEGER")),
+            "{sql:#?}"
+        );
+        // Back: the constraints come again under the names the wanted schema has.
+        let back = render(Server::Postgres, &diff(&to, &from), &to);
+        assert!(
+            back.iter().any(|s| s
+                == r#"ALTER TABLE "child" ADD CONSTRAINT "child_parent_fk" FOREIGN KEY ("parent_id") REFERENCES "parent" ("id")"#),
+            "{back:#?}"
+        );
+    }
+
+    #[test]
+    fn mysql_modifies_whole_columns_and_drops_the_foreign_keys_index() {
+        let (from, to) = (linked(), unlinked());
+        let sql = render(Server::Mysql, &diff(&from, &to), &from);
+        for expected in [
+            "ALTER TABLE `child` DROP FOREIGN KEY `child_parent_fk`, DROP INDEX `child_parent_fk`",
+            "ALTER TABLE `child` DROP INDEX `child_code_uq`",
+            "ALTER TABLE `child` DROP CONSTRAINT `child_positive`",
+            "UPDATE `child` SET `code` = 0 WHERE `code` IS NULL",
+            "ALTER TABLE `child` MODIFY COLUMN `code` INTEGER NOT NULL DEFAULT 0",
+        ] {
+            assert!(sql.iter().any(|s| s == expected), "{expected} in {sql:#?}");
+        }
+        // The backfill comes before the column becomes NOT NULL: each statement commits.
+        let update = sql.iter().position(|s| s.starts_with("UPDATE"));
+        let modify = sql.iter().position(|s| s.contains("MODIFY"));
+        assert!(update < modify, "{sql:#?}");
+    }
+
+    #[test]
+    fn a_new_key_replaces_the_old_one_before_columns_change() {
+        let from = linked();
+        let mut to = linked();
+        let child = to.tables.get_mut("child").expect("child");
+        child.primary_key = vec!["id".into(), "code".into()];
+        child.normalise();
+        let pg = render(Server::Postgres, &diff(&from, &to), &from);
+        let drop = pg
+            .iter()
+            .position(|s| s.contains("DROP CONSTRAINT \"child_pkey\""));
+        let not_null = pg.iter().position(|s| s.contains("SET NOT NULL"));
+        let add = pg
+            .iter()
+            .position(|s| s.contains("ADD PRIMARY KEY (\"id\", \"code\")"));
+        assert!(
+            drop.is_some() && drop < not_null && not_null < add,
+            "{pg:#?}"
+        );
+        // A key read with its name is dropped by it.
+        let mut named = from.clone();
+        named
+            .tables
+            .get_mut("child")
+            .expect("child")
+            .primary_key_name = Some("ck".into());
+        let pg = render(Server::Postgres, &diff(&named, &to), &named);
+        assert!(
+            pg.iter()
+                .any(|s| s == r#"ALTER TABLE "child" DROP CONSTRAINT "ck""#),
+            "{pg:#?}"
+        );
+        let my = render(Server::Mysql, &diff(&from, &to), &from);
+        assert_eq!(
+            my.first().map(String::as_str),
+            Some("ALTER TABLE `child` DROP PRIMARY KEY")
+        );
+    }
+
+    #[test]
+    fn generated_names_fit_and_stay_distinct() {
+        let long = "t".repeat(80);
+        let a = fit(format!("{long}_a_key"));
+        let b = fit(format!("{long}_b_key"));
+        assert!(a.len() <= MAX_NAME && b.len() <= MAX_NAME);
+        assert_ne!(a, b);
+        assert_eq!(fit("short".into()), "short");
+    }
 }
