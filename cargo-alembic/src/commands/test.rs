@@ -157,8 +157,8 @@ fn step_json(step: &CycleStep) -> serde_json::Value {
 fn cycle_error(e: &CycleError) -> CliError {
     let hint = match e {
         CycleError::DowngradeMismatch { .. } => {
-            "the downgrade SQL must undo the upgrade exactly; compare the two sections of the \
-             named script"
+            "each difference is something the downgrade left behind or took away: compare the \
+             script's -- +upgrade and -- +downgrade sections"
         }
         CycleError::HeadMismatch { .. } => {
             "schema.sql and the migrations disagree: write a revision (`cargo alembic revision \
