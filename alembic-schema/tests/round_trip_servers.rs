@@ -314,6 +314,55 @@ fn run_pairs(server: &mut dyn Server, what: &str) {
     );
 }
 
+/// Two tables referring to each other: created, then dropped (their foreign keys first).
+fn mutual_references(server: &mut dyn Server) {
+    let table = |name: &str, other: &str| {
+        let mut t = Table {
+            name: name.into(),
+            columns: vec![
+                Column {
+                    name: "id".into(),
+                    data_type: DataType::Integer,
+                    nullable: false,
+                    default: None,
+                },
+                Column {
+                    name: "other_id".into(),
+                    data_type: DataType::Integer,
+                    nullable: true,
+                    default: None,
+                },
+            ],
+            primary_key: vec!["id".into()],
+            foreign_keys: vec![ForeignKey {
+                columns: vec!["other_id".into()],
+                referred_table: other.into(),
+                referred_columns: vec!["id".into()],
+                on_delete: None,
+                on_update: None,
+                name: None,
+            }],
+            ..Table::default()
+        };
+        t.normalise();
+        (name.to_string(), t)
+    };
+    let both = Schema {
+        tables: [table("parent", "child"), table("child", "parent")]
+            .into_iter()
+            .collect(),
+    };
+    server.reset();
+    server.migrate(&both);
+    assert_eq!(
+        server.introspect(),
+        both,
+        "mutually referring tables created"
+    );
+    server.migrate(&Schema::default());
+    assert_eq!(server.introspect(), Schema::default(), "and dropped");
+}
+
 /// Statements with their context when one fails: the whole migration, to read what led there.
 fn failed(error: impl std::fmt::Display, statement: &str, all: &[String]) -> ! {
     panic!("{error}\n{statement}\nin:\n{}", all.join(";\n"))
@@ -468,6 +517,7 @@ fn postgres_upgrade_reaches_b_and_downgrade_returns_to_a() {
     };
     let mut server = postgres_server::Pg::new(url);
     run_pairs(&mut server, "PostgreSQL");
+    mutual_references(&mut server);
 }
 
 #[cfg(feature = "mysql")]
@@ -478,4 +528,5 @@ fn mysql_upgrade_reaches_b_and_downgrade_returns_to_a() {
     };
     let mut server = mysql_server::My::new(url);
     run_pairs(&mut server, "MySQL");
+    mutual_references(&mut server);
 }

@@ -58,6 +58,30 @@ pub(super) fn render(server: Server, changes: &[Change], from: &Schema) -> Vec<S
         if change.needs_review() {
             out.push(format!("-- REVIEW: {}", super::review_note(change)));
         }
+        if let Change::DropTable(dropped) = change {
+            // Tables that refer to each other cannot go one after the other: the diff drops
+            // them in name order, so the foreign keys into this table from those still to
+            // be dropped go first.
+            for other in changes.iter().skip_while(|c| *c != change).skip(1) {
+                let Change::DropTable(later) = other else {
+                    continue;
+                };
+                for fk in later
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| fk.referred_table == dropped.name)
+                {
+                    r.change(
+                        &Change::DropForeignKey {
+                            table: later.name.clone(),
+                            foreign_key: fk.clone(),
+                        },
+                        from,
+                        &mut out,
+                    );
+                }
+            }
+        }
         r.change(change, from, &mut out);
     }
     out
@@ -603,6 +627,37 @@ mod tests {
             my.first().map(String::as_str),
             Some("ALTER TABLE `child` DROP PRIMARY KEY")
         );
+    }
+
+    #[test]
+    fn tables_referring_to_each_other_are_dropped_after_their_foreign_keys() {
+        let mut from = linked();
+        let parent = from.tables.get_mut("parent").expect("parent");
+        parent
+            .columns
+            .push(column("child_id", DataType::Integer, true));
+        parent.foreign_keys.push(ForeignKey {
+            columns: vec!["child_id".into()],
+            referred_table: "child".into(),
+            referred_columns: vec!["id".into()],
+            on_delete: None,
+            on_update: None,
+            name: Some("parent_child_fk".into()),
+        });
+        let to = Schema::default();
+        for server in [Server::Postgres, Server::Mysql] {
+            let sql = render(server, &diff(&from, &to), &from);
+            let statements: Vec<&String> = sql.iter().filter(|s| !s.starts_with("--")).collect();
+            let first_drop = statements.iter().position(|s| s.starts_with("DROP TABLE"));
+            let fk_drops = statements
+                .iter()
+                .take(first_drop.unwrap_or(0))
+                .filter(|s| s.contains("_fk"))
+                .count();
+            // Whichever table goes first, the other's key into it went before.
+            assert_eq!(fk_drops, 1, "{sql:#?}");
+            assert_eq!(statements.len(), 3, "{sql:#?}");
+        }
     }
 
     #[test]
