@@ -183,9 +183,8 @@ fn two_heads_are_refused_naming_them() {
     run.stderr_has("single head", "says why");
 }
 
-#[test]
-fn the_head_is_compared_with_schema_sql() {
-    let Some((p, _db)) = good_project(Dialect::Sqlite) else {
+fn the_head_is_compared_with_schema_sql(d: Dialect) {
+    let Some((p, db)) = good_project(d) else {
         return;
     };
     p.write(
@@ -204,7 +203,13 @@ fn the_head_is_compared_with_schema_sql() {
     run.expect_code(1, "schema.sql has a column no migration adds");
     run.stderr_has("head c3", "names the head");
     run.stderr_has("column users.age is missing", "says what differs");
+    assert!(
+        untouched(&db),
+        "the configured database was used:\n{}",
+        run.all()
+    );
 }
+on_databases!(the_head_is_compared_with_schema_sql);
 
 #[test]
 fn the_example_app_passes() {
