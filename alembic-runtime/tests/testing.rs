@@ -208,3 +208,20 @@ fn a_branch_and_merge_walk_back_the_way_they_came() {
     assert_eq!(down, reversed);
     assert!(heads(&conn).is_empty());
 }
+
+#[test]
+fn a_revision_without_downgrade_sql_is_named() {
+    let mut scripts = good();
+    scripts[2].downgrade_sql = None;
+    let scripts = directory(scripts);
+    let migrator = Migrator::new(&scripts, RunOptions::default());
+    let mut conn = Connection::open_in_memory().expect("memory db");
+    let err = check_migrations(&migrator, &mut conn, None).expect_err("c3 cannot go down");
+    assert!(
+        matches!(
+            &err,
+            CycleError::Run { direction: Direction::Downgrade, revision, .. } if revision == "c3"
+        ),
+        "{err}"
+    );
+}

@@ -29,6 +29,11 @@ use crate::output::{display_path, Printer};
 use crate::project::Project;
 
 pub fn run(global: &GlobalOpts, args: &TestArgs, printer: &Printer) -> CliResult {
+    // One line per step is printed here; the runtime's INFO line per revision would say the
+    // same again (-v or RUST_LOG bring it back).
+    if global.verbose == 0 && std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Warn.min(log::max_level()));
+    }
     let project = Project::load(global)?;
     let scripts = project.scripts()?;
     // Without a URL the migrations are tested on SQLite: the cycle needs no configured
