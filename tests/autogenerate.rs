@@ -149,6 +149,9 @@ fn autogenerate_round_trip(d: Dialect) {
     assert!(text.contains("add_column author.email"), "{text}");
     assert!(text.contains("add_index ix_book_title"), "{text}");
 
+    // Rows inserted before must still be there after the upgrade and its downgrade.
+    db.exec("INSERT INTO author (id, name) VALUES (1, 'Ann')");
+    db.exec("INSERT INTO book (id, author_id, title) VALUES (1, 1, 'First')");
     p.ok(&["revision", "--autogenerate", "-m", "email and title index"]);
     let second = written(&p, "email_and_title_index");
     assert!(section(&second, "+upgrade").contains("email"), "{second}");
@@ -171,6 +174,8 @@ fn autogenerate_round_trip(d: Dialect) {
     // back as the desired schema, check (which introspects and compares) finds nothing to do.
     p.ok(&["downgrade", "-1"]);
     assert!(!db.has_index("book", "ix_book_title"));
+    assert_eq!(db.query("SELECT name FROM author"), ["Ann"]);
+    assert_eq!(db.query("SELECT title FROM book"), ["First"]);
     let second_file = p
         .version_files()
         .into_iter()
@@ -208,7 +213,6 @@ fn broken_schema_names_file_and_line(d: Dialect) {
         "migrations/schema.sql",
         "CREATE TABLE a (id INTEGER PRIMARY KEY);\n\nCREATE TABLE b (id INTEGER,, x);\n",
     );
-    let scratch_before = scratch_databases(&db);
     let before = p.version_files();
     let r = p.run(&["revision", "--autogenerate", "-m", "broken"]);
     r.expect_code(1, "autogenerate with a broken schema.sql");
@@ -219,11 +223,23 @@ fn broken_schema_names_file_and_line(d: Dialect) {
     let r = p.run(&["check"]);
     r.expect_code(1, "check with a broken schema.sql");
     assert!(all(&r).contains("schema.sql:3:"), "{}", all(&r));
-    // No scratch database was left behind on the server (others' may come and go meanwhile:
-    // tests run in parallel).
+    // No scratch database was left behind on the server: the scratch names carry the pid of
+    // the process that made them (other tests' come and go meanwhile).
+    let child = std::process::Command::new(project::bin())
+        .current_dir(p.root())
+        .args(["check"])
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start cargo-alembic");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for cargo-alembic");
+    assert_eq!(out.status.code(), Some(1));
+    let prefix = format!("alembic_scratch_{pid}_");
     let left: Vec<String> = scratch_databases(&db)
         .into_iter()
-        .filter(|n| !scratch_before.contains(n))
+        .filter(|n| n.starts_with(&prefix))
         .collect();
     assert!(left.is_empty(), "scratch databases left behind: {left:?}");
 }
