@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p alembic-bench -- [--quick]`
 
+mod autogen;
 mod embedded;
 mod error;
 mod generate;
@@ -72,13 +73,14 @@ struct Args {
     /// --alembic-reps times.
     #[arg(long, value_name = "N")]
     mysql_revisions: Option<usize>,
-    /// Which sections to run, comma-separated: sqlite, postgres, mysql, embedded (default: all; a
+    /// Which sections to run, comma-separated: sqlite, postgres, mysql, embedded, autogenerate
+    /// (default: all; a
     /// server section whose URL is unset is skipped with a note).
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "sqlite,postgres,mysql,embedded"
+        default_value = "sqlite,postgres,mysql,embedded,autogenerate"
     )]
     only: Vec<Section>,
     /// Keep the generated projects and print where they are.
@@ -99,6 +101,9 @@ enum Section {
     /// Issue 4: migrations embedded in a tiny app (generated and built with cargo), with
     /// refinery's and sqlx's embedding side by side.
     Embedded,
+    /// Issue 5: `check` and `revision --autogenerate` on a 200-table schema.sql, on SQLite
+    /// and each server whose URL is set.
+    Autogenerate,
 }
 
 /// How the tools are run.
@@ -305,6 +310,16 @@ fn run(args: Args) -> Result<(), BenchError> {
         targets.extend(section.targets);
         notes.extend(section.notes);
         facts = section.facts;
+    }
+
+    if args.only.contains(&Section::Autogenerate) {
+        let servers = [
+            (server::Kind::Postgres, args.postgres_url.as_deref()),
+            (server::Kind::Mysql, args.mysql_url.as_deref()),
+        ];
+        let section = autogen::run(&tools, &root, &servers, reps)?;
+        benches.extend(section.benches);
+        notes.extend(section.notes);
     }
 
     println!("{}", report::table(&benches));

@@ -131,15 +131,15 @@ impl Conn {
 }
 
 /// One database of the run: the server's admin URL it is created through, and its own URL.
-struct Db {
+pub(crate) struct Db {
     kind: Kind,
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Db {
-    fn new(kind: Kind, admin_url: &str, tool: &str) -> Result<Db, BenchError> {
+    pub(crate) fn new(kind: Kind, admin_url: &str, tool: &str) -> Result<Db, BenchError> {
         let (base, _) = admin_url.rsplit_once('/').ok_or_else(|| {
             BenchError::Setup(format!("{admin_url}: the server URL must end in /DATABASE"))
         })?;
@@ -160,7 +160,7 @@ impl Db {
     }
 
     /// Drops and creates the database: a fresh one for the next measured run.
-    fn reset(&self) -> Result<(), BenchError> {
+    pub(crate) fn reset(&self) -> Result<(), BenchError> {
         let mut admin = Conn::open(self.kind, &self.admin_url)?;
         admin.batch(&self.drop_sql())?;
         admin.batch(&format!("CREATE DATABASE {}", self.name))
