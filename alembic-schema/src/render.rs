@@ -33,19 +33,8 @@ pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) 
 /// The SQL of a diff, one statement per entry (without the `;`), with the comments a reviewer
 /// needs (data that may be lost) as `-- ` lines of their own.
 pub fn sqlite(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
-    let created: BTreeSet<&str> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::CreateTable(t) => Some(t.name.as_str()),
-            _ => None,
-        })
-        .collect();
-    let rebuilt: BTreeSet<&str> = changes
-        .iter()
-        .filter(|c| !created.contains(c.table()) && needs_rebuild(c))
-        .map(Change::table)
-        .filter(|t| from.tables.contains_key(*t) && to.tables.contains_key(*t))
-        .collect();
+    let created = created_tables(changes);
+    let rebuilt = rebuilt_tables(changes, from, to);
 
     // Rebuilds go after the tables this diff creates (a rebuilt table may refer to one) and
     // before the tables it drops (a rebuilt table may stop referring to one, which must
@@ -105,6 +94,39 @@ pub fn sqlite(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     out.extend(drops);
     out.extend(after);
     out
+}
+
+/// The tables a diff creates.
+fn created_tables(changes: &[Change]) -> BTreeSet<&str> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreateTable(t) => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The tables [`sqlite`] rebuilds for `changes`: existing tables with a change SQLite's
+/// `ALTER TABLE` cannot make in place.
+fn rebuilt_tables<'c>(changes: &'c [Change], from: &Schema, to: &Schema) -> BTreeSet<&'c str> {
+    let created = created_tables(changes);
+    changes
+        .iter()
+        .filter(|c| !created.contains(c.table()) && needs_rebuild(c))
+        .map(Change::table)
+        .filter(|t| from.tables.contains_key(*t) && to.tables.contains_key(*t))
+        .collect()
+}
+
+/// The tables that [`sqlite`]'s SQL for `changes` rebuilds (drops and creates again), sorted:
+/// a caller that runs it with foreign keys enforced must know, since dropping a table that
+/// others refer to deletes or fails on their rows.
+pub fn sqlite_rebuilt_tables(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
+    rebuilt_tables(changes, from, to)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether SQLite's `ALTER TABLE` cannot make the change in place.
