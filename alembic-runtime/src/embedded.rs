@@ -143,7 +143,7 @@ impl Migrations {
         options: &RunOptions,
     ) -> Result<Report, RunError> {
         let migrator = Migrator::embedded(self, options.clone());
-        conn.with_backend(options, &mut |backend| migrator.upgrade(backend, target))
+        conn.with_backend(&mut |backend| migrator.upgrade(backend, target))
     }
 
     /// Downgrades to `target` (`base`, a revision id, `-1`...).
@@ -163,22 +163,20 @@ impl Migrations {
         options: &RunOptions,
     ) -> Result<Report, RunError> {
         let migrator = Migrator::embedded(self, options.clone());
-        conn.with_backend(options, &mut |backend| migrator.downgrade(backend, target))
+        conn.with_backend(&mut |backend| migrator.downgrade(backend, target))
     }
 
     /// The database's current revisions (its version rows), sorted; empty for a new database.
     pub fn current<C: Connection + ?Sized>(&self, conn: &mut C) -> Result<Vec<String>, RunError> {
-        let options = self.options();
-        let migrator = Migrator::embedded(self, options.clone());
-        conn.with_backend(&options, &mut |backend| migrator.current_heads(backend))
+        let migrator = Migrator::embedded(self, self.options());
+        conn.with_backend(&mut |backend| migrator.current_heads(backend))
     }
 
     /// Whether the database is at every head of this build, clean and, with checksum
     /// verification on, unedited: exactly when `upgrade(conn, "heads")` would do nothing.
     pub fn is_up_to_date<C: Connection + ?Sized>(&self, conn: &mut C) -> Result<bool, RunError> {
-        let options = self.options();
-        let migrator = Migrator::embedded(self, options.clone());
-        conn.with_backend(&options, &mut |backend| migrator.is_up_to_date(backend))
+        let migrator = Migrator::embedded(self, self.options());
+        conn.with_backend(&mut |backend| migrator.is_up_to_date(backend))
     }
 
     /// The heads of the embedded graph, sorted.
@@ -265,11 +263,13 @@ fn to_script(rev: &EmbeddedRevision) -> Script {
 /// (feature `sqlite`), `postgres::Client` (feature `postgres`), `mysql::Conn` (feature
 /// `mysql`). For another driver, implement [`Backend`] and use [`Migrator`] with
 /// [`Migrations::scripts`].
+///
+/// The run's lock settings (`lock_timeout`, `lock_mode`) reach the backend through the
+/// `RunOptions` the run is given, so a backend is built here without them.
 pub trait Connection {
-    /// Runs `run` on a backend over this connection, set up per `options` (the lock timeout).
+    /// Runs `run` on a backend over this connection.
     fn with_backend<R>(
         &mut self,
-        options: &RunOptions,
         run: &mut dyn FnMut(&mut dyn Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError>;
 }
@@ -278,14 +278,9 @@ pub trait Connection {
 impl Connection for rusqlite::Connection {
     fn with_backend<R>(
         &mut self,
-        options: &RunOptions,
         run: &mut dyn FnMut(&mut dyn Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
-        let mut backend = crate::SqliteBackend::new(self);
-        if let Some(timeout) = options.lock_timeout {
-            backend = backend.with_busy_timeout(timeout);
-        }
-        run(&mut backend)
+        run(&mut crate::SqliteBackend::new(self))
     }
 }
 
@@ -293,14 +288,9 @@ impl Connection for rusqlite::Connection {
 impl Connection for postgres::Client {
     fn with_backend<R>(
         &mut self,
-        options: &RunOptions,
         run: &mut dyn FnMut(&mut dyn Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
-        let mut backend = crate::PostgresBackend::new(self);
-        if let Some(timeout) = options.lock_timeout {
-            backend = backend.with_lock_timeout(timeout);
-        }
-        run(&mut backend)
+        run(&mut crate::PostgresBackend::new(self))
     }
 }
 
@@ -308,13 +298,8 @@ impl Connection for postgres::Client {
 impl Connection for mysql::Conn {
     fn with_backend<R>(
         &mut self,
-        options: &RunOptions,
         run: &mut dyn FnMut(&mut dyn Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
-        let mut backend = crate::MysqlBackend::new(self);
-        if let Some(timeout) = options.lock_timeout {
-            backend = backend.with_lock_timeout(timeout);
-        }
-        run(&mut backend)
+        run(&mut crate::MysqlBackend::new(self))
     }
 }

@@ -88,7 +88,6 @@ pub fn sqlite_schema_of_sql(sql: &str) -> Result<Schema, CycleError> {
 impl Connection for crate::PostgresBackend<'_> {
     fn with_backend<R>(
         &mut self,
-        _options: &crate::RunOptions,
         run: &mut dyn FnMut(&mut dyn crate::Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
         run(self)
@@ -106,7 +105,6 @@ impl ScratchConnection for crate::PostgresBackend<'_> {
 impl Connection for crate::MysqlBackend<'_> {
     fn with_backend<R>(
         &mut self,
-        _options: &crate::RunOptions,
         run: &mut dyn FnMut(&mut dyn crate::Backend) -> Result<R, RunError>,
     ) -> Result<R, RunError> {
         run(self)
@@ -347,7 +345,7 @@ pub fn check_migrations_with<C: ScratchConnection + ?Sized>(
     for step in &full.steps {
         let revision = step.revision().unwrap_or_default().to_string();
         let one = one_step(&rows, step.clone());
-        conn.with_backend(&options, &mut |backend| migrator.execute(backend, &one))
+        conn.with_backend(&mut |backend| migrator.execute(backend, &one))
             .map_err(|source| CycleError::Run {
                 direction: Direction::Upgrade,
                 revision: revision.clone(),
@@ -384,7 +382,7 @@ pub fn check_migrations_with<C: ScratchConnection + ?Sized>(
         let revision = step.revision().unwrap_or_default().to_string();
         let down = mirror(step);
         let one = one_step(&rows, down);
-        conn.with_backend(&options, &mut |backend| migrator.execute(backend, &one))
+        conn.with_backend(&mut |backend| migrator.execute(backend, &one))
             .map_err(|source| CycleError::Run {
                 direction: Direction::Downgrade,
                 revision: revision.clone(),
